@@ -1,0 +1,52 @@
+"""Alembic environment: async, and the database address comes from the app's settings."""
+
+import asyncio
+
+from alembic import context
+from sqlalchemy.engine import Connection
+
+from best_app.config import load_settings
+from best_app.database import create_engine
+from best_app.models import Base
+
+config = context.config
+if config.config_file_name is not None and config.attributes.get("configure_logger", True):
+    from logging.config import fileConfig
+
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
+
+target_metadata = Base.metadata
+
+
+def _database_url() -> str:
+    # Tests and tools may hand a URL in; otherwise DATABASE_URL (env or .env), validated.
+    url = config.attributes.get("database_url")
+    return str(url) if url else load_settings().database_url
+
+
+def run_migrations_offline() -> None:
+    context.configure(url=_database_url(), target_metadata=target_metadata, literal_binds=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def _run_sync(connection: Connection) -> None:
+    context.configure(connection=connection, target_metadata=target_metadata, compare_type=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def run_migrations_online() -> None:
+    settings = load_settings(database_url=_database_url())
+    engine = create_engine(settings, pooled=False)
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(_run_sync)
+    finally:
+        await engine.dispose()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    asyncio.run(run_migrations_online())

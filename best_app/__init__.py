@@ -1,0 +1,53 @@
+"""best_app: the app factory."""
+
+from __future__ import annotations
+
+from quart import Quart
+from quart_schema import Info, QuartSchema
+
+from best_app import docs, web
+from best_app.config import Settings, load_settings
+from best_app.database import Database
+from best_app.errors import register_error_handlers
+from best_app.log_config import configure_logging
+from best_app.modules import ALWAYS_ON, BLUEPRINTS
+from best_app.requests import Request
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: Settings | None = None) -> Quart:
+    """Build the app: settings -> database -> modules -> errors and headers."""
+    settings = settings if settings is not None else load_settings()
+    configure_logging(settings)
+
+    app = Quart(__name__)
+    app.request_class = Request
+    app.config.update(
+        SECRET_KEY=settings.secret_key.get_secret_value(),
+        MY_ENV_VAR=settings.my_env_var,
+        MAX_CONTENT_LENGTH=settings.max_content_length,
+        TESTING=settings.app_env == "testing",
+    )
+    app.extensions["settings"] = settings
+
+    Database(settings).init_app(app)
+    # quart-schema's own doc pages load from CDNs; `best_app.docs` serves /docs instead.
+    QuartSchema(
+        app,
+        info=Info(title="best_app", version="0.1.0"),
+        swagger_ui_path=None,
+        redoc_ui_path=None,
+        scalar_ui_path=None,
+        security_schemes={"bearer": {"type": "http", "scheme": "bearer"}},
+    )
+    docs.init_app(app)
+
+    for blueprint in ALWAYS_ON:
+        app.register_blueprint(blueprint)
+    for name in settings.modules:
+        app.register_blueprint(BLUEPRINTS[name])
+
+    register_error_handlers(app)
+    web.init_app(app, settings)
+    return app

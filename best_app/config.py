@@ -1,0 +1,132 @@
+"""Typed settings: environment variables of the same name, then `.env`, then defaults.
+
+The defaults keep the seed's `CoolConfig` values (`MY_ENV_VAR = "XY"`); secrets and the
+database address never have a usable production default.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated, Literal, Self
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+AVAILABLE_MODULES = ("hello", "bye", "users", "cars")
+DEV_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production"  # noqa: S105 - a known dev value
+MIN_SECRET_KEY_LENGTH = 32
+
+_ASYNC_SCHEME = "postgresql+asyncpg"
+_ACCEPTED_SCHEMES = ("postgresql", "postgres", _ASYNC_SCHEME)
+
+CommaList = Annotated[tuple[str, ...], NoDecode]
+
+
+def normalise_database_url(url: str) -> str:
+    """Return `url` with the asyncpg driver, whatever PostgreSQL spelling it came in.
+
+    SQLAlchemy 2.1 reads a bare `postgresql://` as psycopg 3, so the driver is always explicit.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme not in _ACCEPTED_SCHEMES:
+        accepted = ", ".join(f"{s}://" for s in _ACCEPTED_SCHEMES)
+        raise ValueError(f"must start with one of {accepted}")
+    return f"{_ASYNC_SCHEME}://{rest}"
+
+
+def _split_commas(value: object) -> object:
+    if isinstance(value, str):
+        return tuple(item.strip() for item in value.split(",") if item.strip())
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+    )
+
+    app_env: Literal["development", "testing", "production"] = "development"
+    database_url: str = Field(default="", repr=False, validate_default=True)
+    secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
+    api_tokens: CommaList = Field(default=(), repr=False)
+    my_env_var: str = "XY"
+    modules: CommaList = AVAILABLE_MODULES
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=10, ge=0)
+    db_pool_timeout: float = Field(default=5.0, gt=0)
+    db_statement_timeout_ms: int = Field(default=5000, ge=0)
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    web_concurrency: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    graceful_timeout: float = Field(default=30.0, ge=0)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    log_format: Literal["text", "json"] | None = None
+    max_content_length: int = Field(default=65536, ge=1)
+    cors_origins: CommaList = ()
+
+    @field_validator("api_tokens", "modules", "cors_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        return _split_commas(value)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_url(cls, value: str) -> str:
+        if not value:
+            raise ValueError(
+                "is not set (scripts/run and scripts/test start an embedded PostgreSQL and set it)"
+            )
+        return normalise_database_url(value)
+
+    @field_validator("modules")
+    @classmethod
+    def _known_modules(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(value) - set(AVAILABLE_MODULES))
+        if unknown:
+            raise ValueError(
+                f"unknown module(s) {', '.join(unknown)}; known: {', '.join(AVAILABLE_MODULES)}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _production_refusals(self) -> Self:
+        if self.app_env == "production":
+            key = self.secret_key.get_secret_value()
+            if key == DEV_SECRET_KEY:
+                raise ValueError("SECRET_KEY is the development value; set a real one")
+            if len(key) < MIN_SECRET_KEY_LENGTH:
+                raise ValueError(f"SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters")
+            if not self.api_tokens:
+                raise ValueError("API_TOKENS must hold at least one token in production")
+        return self
+
+    @property
+    def effective_log_format(self) -> Literal["text", "json"]:
+        if self.log_format is not None:
+            return self.log_format
+        return "json" if self.app_env == "production" else "text"
+
+
+class SettingsError(SystemExit):
+    """Invalid settings: stops start-up with one line naming each bad setting."""
+
+    def __init__(self, error: ValidationError) -> None:
+        problems = []
+        for item in error.errors(include_url=False, include_input=False):
+            name = ".".join(str(part) for part in item["loc"]).upper()
+            message = str(item["msg"]).removeprefix("Value error, ")
+            problems.append(f"{name}: {message}" if name else message)
+        super().__init__(f"invalid settings: {'; '.join(problems)}")
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings, turning a validation error into a one-line `SettingsError`."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        raise SettingsError(error) from None

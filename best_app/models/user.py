@@ -1,0 +1,36 @@
+"""The `users` table (the seed's `User` model)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Literal, get_args
+
+from sqlalchemy import CheckConstraint, Date, Identity, String, func
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from best_app.models.base import Base
+
+if TYPE_CHECKING:
+    from best_app.models.car import Car
+
+Role = Literal["student", "teacher", "employee"]
+ROLES: tuple[str, ...] = get_args(Role)
+DEFAULT_ROLE: Role = "employee"
+USERNAME_MAX_LENGTH = 64
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(f"role IN ({', '.join(repr(r) for r in ROLES)})", name="role_types"),
+    )
+
+    id: Mapped[int] = mapped_column(Identity(always=False), primary_key=True)
+    username: Mapped[str] = mapped_column(String(USERNAME_MAX_LENGTH), unique=True)
+    created_at: Mapped[dt.date] = mapped_column(Date, server_default=func.current_date())
+    role: Mapped[str] = mapped_column(String(16), server_default=DEFAULT_ROLE)
+
+    cars: Mapped[list[Car]] = relationship(back_populates="owner", lazy="raise")
+
+    def __repr__(self) -> str:
+        return f"<User {self.username}>"

@@ -1,0 +1,11 @@
+"""The seed's goodbye module."""
+
+from quart import Blueprint, Response
+
+blueprint = Blueprint("bye", __name__, url_prefix="/bye")
+
+
+@blueprint.get("/say")
+async def say_bye() -> Response:
+    """Say goodbye."""
+    return Response("Goodbye!", content_type="text/plain; charset=utf-8")

@@ -1,0 +1,81 @@
+"""Users: the seed's `register_user_if_not_exist` and `get_by_username`, async and race-free."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from best_app.models import User
+from best_app.repositories.pages import Page
+
+# A concurrent DELETE can remove the row between our INSERT and our SELECT; try again then.
+_REGISTER_ATTEMPTS = 3
+
+
+class UserHasCarsError(Exception):
+    """The user still owns cars, so the foreign key forbids deleting them."""
+
+
+async def register_user_if_not_exist(
+    session: AsyncSession,
+    username: str,
+    *,
+    role: str | None = None,
+    created_at: dt.date | None = None,
+) -> tuple[User, bool]:
+    """Return the user named `username` and whether this call created them.
+
+    `INSERT ... ON CONFLICT DO NOTHING` lets the database settle races between concurrent
+    callers; the loser reads the winner's row instead of raising a unique violation.
+    """
+    values: dict[str, object] = {"username": username}
+    if role is not None:
+        values["role"] = role
+    if created_at is not None:
+        values["created_at"] = created_at
+    insert_stmt = (
+        insert(User)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=[User.username])
+        .returning(User)
+    )
+    for _ in range(_REGISTER_ATTEMPTS):
+        created = (await session.scalars(insert_stmt)).one_or_none()
+        await session.commit()
+        if created is not None:
+            return created, True
+        existing = await get_by_username(session, username)
+        if existing is not None:
+            return existing, False
+    raise RuntimeError(f"user {username!r} kept vanishing while being registered")
+
+
+async def get_by_username(session: AsyncSession, username: str) -> User | None:
+    return (await session.scalars(select(User).where(User.username == username))).one_or_none()
+
+
+async def list_users(
+    session: AsyncSession, *, role: str | None = None, limit: int = 50, after: int | None = None
+) -> Page[User]:
+    stmt = select(User).order_by(User.id).limit(limit + 1)
+    if role is not None:
+        stmt = stmt.where(User.role == role)
+    if after is not None:
+        stmt = stmt.where(User.id > after)
+    return Page.from_rows((await session.scalars(stmt)).all(), limit)
+
+
+async def delete_user(session: AsyncSession, username: str) -> bool:
+    """Delete the user; False when there is none. Raises `UserHasCarsError` if they own cars."""
+    stmt = delete(User).where(User.username == username).returning(User.id)
+    try:
+        deleted = (await session.scalars(stmt)).one_or_none()
+        await session.commit()
+    except IntegrityError as error:
+        await session.rollback()
+        raise UserHasCarsError(username) from error
+    return deleted is not None

@@ -1,0 +1,110 @@
+"""Request and response models: they validate input and describe the API in OpenAPI."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+
+from best_app.models.car import MODEL_MAX_LENGTH
+from best_app.models.user import USERNAME_MAX_LENGTH, Role
+
+USERNAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
+
+
+def _printable(value: str) -> str:
+    if not value.isprintable():
+        raise ValueError("must contain only printable characters")
+    return value
+
+
+def _iso_date_text(value: Any) -> Any:
+    # JSON has no date type: accept only the "YYYY-MM-DD" string, never a number of seconds.
+    if not isinstance(value, str | dt.date):
+        raise ValueError("must be a date string YYYY-MM-DD")
+    return value
+
+
+Username = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=USERNAME_MAX_LENGTH, pattern=USERNAME_PATTERN),
+]
+CarModelName = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MODEL_MAX_LENGTH),
+    AfterValidator(_printable),
+]
+IsoDate = Annotated[dt.date, BeforeValidator(_iso_date_text)]
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Output(BaseModel):
+    model_config = ConfigDict(from_attributes=True, frozen=True)
+
+
+class UserCreate(_Input):
+    username: Username
+    role: Role | None = None
+    created_at: IsoDate | None = None
+
+
+class CarCreate(_Input):
+    model: CarModelName
+
+
+class PageQuery(_Input):
+    limit: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
+    after: int | None = Field(default=None, ge=0, le=2**31 - 1, description="the page's cursor")
+
+
+class UserListQuery(PageQuery):
+    role: Role | None = None
+
+
+class UserOut(_Output):
+    id: int
+    username: str
+    role: Role
+    created_at: dt.date
+
+
+class CarOut(_Output):
+    id: int
+    model: str
+    owner: int = Field(validation_alias="owner_id")
+
+
+class UserPage(BaseModel):
+    items: list[UserOut]
+    next: int | None = Field(description="pass as `after` for the next page; null on the last")
+
+
+class CarPage(BaseModel):
+    items: list[CarOut]
+    next: int | None = Field(description="pass as `after` for the next page; null on the last")
+
+
+class Status(BaseModel):
+    status: str
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    request_id: str
+    errors: list[FieldError] | None = None

@@ -1,0 +1,68 @@
+"""Cross-cutting HTTP concerns: request ids, security headers, bearer auth on writes, CORS."""
+
+from __future__ import annotations
+
+import hmac
+
+from quart import Quart, Response, request
+from quart_cors import cors
+
+from best_app.config import Settings
+from best_app.errors import APIError
+from best_app.request_id import HEADER as REQUEST_ID_HEADER
+from best_app.request_id import request_id
+
+# The API only ever returns JSON or text: nothing may load, frame or run anything.
+API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+_WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_STATIC_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+
+
+async def _add_response_headers(response: Response) -> Response:
+    headers = response.headers
+    headers[REQUEST_ID_HEADER] = request_id()
+    headers.update(_STATIC_HEADERS)
+    headers.setdefault("Content-Security-Policy", API_CSP)  # a page may set its own
+    return response
+
+
+def _bearer_guard(tokens: tuple[str, ...]) -> object:
+    expected = [token.encode() for token in tokens]
+
+    async def require_token() -> None:
+        if request.method not in _WRITE_METHODS:
+            return
+        scheme, _, offered = request.headers.get("Authorization", "").partition(" ")
+        given = offered.strip().encode()
+        # Compare against every token, always, in constant time: no early exit to time.
+        matched = False
+        for token in expected:
+            matched |= hmac.compare_digest(given, token)
+        if scheme.lower() != "bearer" or not matched:
+            raise APIError(
+                401,
+                "A valid bearer token is required for this request.",
+                type_="urn:best-app:problem:unauthorized",
+                headers={"WWW-Authenticate": 'Bearer realm="best_app"'},
+            )
+
+    return require_token
+
+
+def init_app(app: Quart, settings: Settings) -> None:
+    app.after_request(_add_response_headers)
+    if settings.api_tokens:
+        app.before_request(_bearer_guard(settings.api_tokens))  # type: ignore[arg-type]
+    if settings.cors_origins:
+        cors(
+            app,
+            allow_origin=list(settings.cors_origins),
+            allow_headers=["Authorization", "Content-Type", REQUEST_ID_HEADER],
+            allow_methods=["GET", "POST", "DELETE"],
+            expose_headers=["Location", REQUEST_ID_HEADER, "Retry-After"],
+            max_age=600,
+        )
