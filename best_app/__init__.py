@@ -11,6 +11,7 @@ from best_app.database import Database
 from best_app.errors import register_error_handlers
 from best_app.log_config import configure_logging
 from best_app.modules import ALWAYS_ON, BLUEPRINTS
+from best_app.openapi import ProblemAwareOpenAPIProvider
 from best_app.requests import Request
 
 __all__ = ["create_app"]
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None) -> Quart:
         redoc_ui_path=None,
         scalar_ui_path=None,
         security_schemes={"bearer": {"type": "http", "scheme": "bearer"}},
+        openapi_provider_class=ProblemAwareOpenAPIProvider,
     )
     docs.init_app(app)
 

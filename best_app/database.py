@@ -11,8 +11,13 @@ from typing import Any
 
 from quart import Quart, current_app, g
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.pool import NullPool
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from best_app.config import Settings
 from best_app.migrations import expected_heads

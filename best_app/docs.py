@@ -28,7 +28,7 @@ _INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
 
 def docs_csp(html: str) -> str:
     hashes = " ".join(
-        "'sha256-{}'".format(base64.b64encode(hashlib.sha256(s.encode()).digest()).decode())
+        f"'sha256-{base64.b64encode(hashlib.sha256(s.encode()).digest()).decode()}'"
         for s in _INLINE_SCRIPT.findall(html)
     )
     return (

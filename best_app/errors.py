@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pydantic import ValidationError
-from quart import Quart, Response, json
+from quart import Quart, Response, json, request
 from quart_schema import RequestSchemaValidationError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -85,17 +85,18 @@ async def _http_error(error: HTTPException) -> Response:
 
 
 async def _schema_error(error: RequestSchemaValidationError) -> Response:
-    from quart import request
-
     if request.method in ("POST", "PUT", "PATCH") and not request.is_json:
         return problem_response(
-            400, "The request body must be JSON (Content-Type: application/json).",
+            400,
+            "The request body must be JSON (Content-Type: application/json).",
             type_="urn:best-app:problem:not-json",
         )
     cause = error.validation_error
     errors = field_errors(cause) if isinstance(cause, ValidationError) else []
     return problem_response(
-        422, "The request has invalid fields.", type_="urn:best-app:problem:validation",
+        422,
+        "The request has invalid fields.",
+        type_="urn:best-app:problem:validation",
         errors=errors,
     )
 

@@ -10,13 +10,12 @@ from datetime import UTC, datetime
 from quart import has_request_context
 
 from best_app.config import Settings
+from best_app.request_id import request_id
 
 
 def _current_request_id() -> str | None:
     if not has_request_context():
         return None
-    from best_app.request_id import request_id
-
     return request_id()
 
 

@@ -15,9 +15,7 @@ class Request(QuartRequest):
             400, "The request body is not valid JSON.", type_="urn:best-app:problem:malformed-json"
         ) from None
 
-    async def get_json(
-        self, force: bool = False, silent: bool = False, cache: bool = True
-    ) -> Any:
+    async def get_json(self, force: bool = False, silent: bool = False, cache: bool = True) -> Any:
         try:
             return await super().get_json(force=force, silent=silent, cache=cache)
         except UnicodeDecodeError:

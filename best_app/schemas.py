@@ -5,7 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 
 from best_app.models.car import MODEL_MAX_LENGTH
 from best_app.models.user import USERNAME_MAX_LENGTH, Role
@@ -13,6 +20,7 @@ from best_app.models.user import USERNAME_MAX_LENGTH, Role
 USERNAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
+MAX_ID = 2**31 - 1  # ids are PostgreSQL integers
 
 
 def _printable(value: str) -> str:
@@ -60,7 +68,7 @@ class CarCreate(_Input):
 
 class PageQuery(_Input):
     limit: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
-    after: int | None = Field(default=None, ge=0, le=2**31 - 1, description="the page's cursor")
+    after: int | None = Field(default=None, ge=0, le=MAX_ID, description="the page's cursor")
 
 
 class UserListQuery(PageQuery):

@@ -17,9 +17,7 @@ class Car(Base):
     id: Mapped[int] = mapped_column(Identity(always=False), primary_key=True)
     model: Mapped[str] = mapped_column(String(MODEL_MAX_LENGTH))
     # NO ACTION: deleting a user who still owns cars fails (the API answers 409).
-    owner_id: Mapped[int] = mapped_column(
-        ForeignKey(User.id, ondelete="NO ACTION"), index=True
-    )
+    owner_id: Mapped[int] = mapped_column(ForeignKey(User.id, ondelete="NO ACTION"), index=True)
 
     owner: Mapped[User] = relationship(back_populates="cars", lazy="raise")
 

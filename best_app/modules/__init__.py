@@ -2,7 +2,7 @@
 
 from quart import Blueprint
 
-from best_app.modules import cars, goodbye, hello, health, users
+from best_app.modules import cars, goodbye, health, hello, users
 
 # Keyed by the names `MODULES` accepts (see `best_app.config.AVAILABLE_MODULES`).
 BLUEPRINTS: dict[str, Blueprint] = {

@@ -25,7 +25,9 @@ async def healthz() -> Status:
 
 def _not_ready(detail: str) -> APIError:
     return APIError(
-        503, detail, type_="urn:best-app:problem:not-ready",
+        503,
+        detail,
+        type_="urn:best-app:problem:not-ready",
         headers={"Retry-After": RETRY_AFTER_SECONDS},
     )
 

@@ -2,10 +2,13 @@
 
 from quart import Blueprint, Response, current_app
 
+from best_app.openapi import text_response
+
 blueprint = Blueprint("hello", __name__, url_prefix="/hello")
 
 
 @blueprint.get("/say")
+@text_response("the greeting, e.g. Hello XY!")
 async def say_hello() -> Response:
     """Say hello to `MY_ENV_VAR`."""
     name = current_app.config["MY_ENV_VAR"]

@@ -1,0 +1,146 @@
+"""Settings: sources and precedence, URL normalisation, refusals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from best_app.config import (
+    AVAILABLE_MODULES,
+    DEV_SECRET_KEY,
+    Settings,
+    SettingsError,
+    load_settings,
+    normalise_database_url,
+)
+from best_app.modules import BLUEPRINTS
+
+URL = "postgresql://u:p@db:5432/best"
+STRONG_KEY = "k" * 32
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No stray variables or `.env` from the developer's shell."""
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("postgresql://u:p@h:5432/d", "postgresql+asyncpg://u:p@h:5432/d"),
+        ("postgres://u:p@h/d", "postgresql+asyncpg://u:p@h/d"),
+        ("postgresql+asyncpg://u@h/d", "postgresql+asyncpg://u@h/d"),
+        ("postgresql://u:@/d?host=/tmp/sock", "postgresql+asyncpg://u:@/d?host=/tmp/sock"),
+    ],
+)
+def test_database_url_is_normalised_to_asyncpg(given: str, expected: str) -> None:
+    assert normalise_database_url(given) == expected
+    assert Settings(_env_file=None, database_url=given).database_url == expected
+
+
+@pytest.mark.parametrize("bad", ["mysql://u@h/d", "postgresql+psycopg://u@h/d", "h:5432/d"])
+def test_other_database_schemes_are_refused(bad: str) -> None:
+    with pytest.raises(SettingsError, match="DATABASE_URL: must start with one of"):
+        load_settings(_env_file=None, database_url=bad)
+
+
+def test_missing_database_url_is_one_clear_line() -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(_env_file=None)
+    message = str(caught.value)
+    assert message.startswith("invalid settings: DATABASE_URL: is not set")
+    assert "\n" not in message
+
+
+def test_defaults_keep_the_seed_values() -> None:
+    settings = Settings(_env_file=None, database_url=URL)
+    assert settings.my_env_var == "XY"
+    assert settings.app_env == "development"
+    assert settings.modules == AVAILABLE_MODULES
+    assert (settings.db_pool_size, settings.db_max_overflow, settings.db_pool_timeout) == (
+        10,
+        10,
+        5.0,
+    )
+    assert settings.db_statement_timeout_ms == 5000
+    assert settings.port == 8000
+    assert settings.max_content_length == 65536
+    assert settings.api_tokens == ()
+    assert settings.cors_origins == ()
+    assert settings.effective_log_format == "text"
+
+
+def test_environment_wins_over_dotenv(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(
+        f"DATABASE_URL={URL}\nMY_ENV_VAR=from-dotenv\nDB_POOL_SIZE=3\nMODULES=hello,bye\n"
+    )
+    monkeypatch.setenv("MY_ENV_VAR", "from-env")
+    settings = Settings()
+    assert settings.my_env_var == "from-env"  # environment beats .env
+    assert settings.db_pool_size == 3  # .env beats the default
+    assert settings.modules == ("hello", "bye")
+    assert settings.database_url == "postgresql+asyncpg://u:p@db:5432/best"
+
+
+def test_comma_separated_lists(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", URL)
+    monkeypatch.setenv("API_TOKENS", " one, two ,,")
+    monkeypatch.setenv("CORS_ORIGINS", "http://localhost:3000")
+    settings = Settings(_env_file=None)
+    assert settings.api_tokens == ("one", "two")
+    assert settings.cors_origins == ("http://localhost:3000",)
+
+
+def test_unknown_module_stops_start_up() -> None:
+    with pytest.raises(SettingsError, match="MODULES: unknown module.s. nope; known: hello"):
+        load_settings(_env_file=None, database_url=URL, modules="hello,nope")
+
+
+def test_every_known_module_has_a_blueprint() -> None:
+    assert set(AVAILABLE_MODULES) == set(BLUEPRINTS)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"api_tokens": "t"}, "SECRET_KEY is the development value"),
+        ({"secret_key": "short", "api_tokens": "t"}, "SECRET_KEY must be at least 32"),
+        ({"secret_key": STRONG_KEY}, "API_TOKENS must hold at least one token"),
+    ],
+)
+def test_production_refusals(overrides: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        load_settings(_env_file=None, database_url=URL, app_env="production", **overrides)
+
+
+def test_production_accepts_real_secrets_and_logs_json() -> None:
+    settings = load_settings(
+        _env_file=None, database_url=URL, app_env="production", secret_key=STRONG_KEY,
+        api_tokens="t1,t2",
+    )
+    assert settings.effective_log_format == "json"
+    assert DEV_SECRET_KEY not in repr(settings)
+
+
+def test_secrets_never_appear_in_repr() -> None:
+    settings = Settings(
+        _env_file=None, database_url="postgresql://u:hunter2@h/d", secret_key=STRONG_KEY,
+        api_tokens="tok-123",
+    )
+    text = repr(settings)
+    assert "hunter2" not in text
+    assert STRONG_KEY not in text
+    assert "tok-123" not in text
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("port", "0"), ("db_pool_size", "0"), ("log_level", "LOUD"), ("app_env", "staging")],
+)
+def test_invalid_values_are_refused(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=name.upper()):
+        load_settings(_env_file=None, database_url=URL, **{name: value})
