@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Awaitable, Callable
 
 from quart import Quart, Response, request
 from quart_cors import cors
@@ -30,7 +31,7 @@ async def _add_response_headers(response: Response) -> Response:
     return response
 
 
-def _bearer_guard(tokens: tuple[str, ...]) -> object:
+def _bearer_guard(tokens: tuple[str, ...]) -> Callable[[], Awaitable[None]]:
     expected = [token.encode() for token in tokens]
 
     async def require_token() -> None:
@@ -56,7 +57,7 @@ def _bearer_guard(tokens: tuple[str, ...]) -> object:
 def init_app(app: Quart, settings: Settings) -> None:
     app.after_request(_add_response_headers)
     if settings.api_tokens:
-        app.before_request(_bearer_guard(settings.api_tokens))  # type: ignore[arg-type]
+        app.before_request(_bearer_guard(settings.api_tokens))
     if settings.cors_origins:
         cors(
             app,

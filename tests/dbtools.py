@@ -17,14 +17,18 @@ from best_app.migrations import alembic_config
 
 def _plain_dsn(url: str) -> str:
     """asyncpg's own DSN form (no `+asyncpg` driver suffix)."""
-    return make_url(normalise_database_url(url)).set(drivername="postgresql").render_as_string(
-        hide_password=False
+    return (
+        make_url(normalise_database_url(url))
+        .set(drivername="postgresql")
+        .render_as_string(hide_password=False)
     )
 
 
 def with_database(url: str, name: str) -> str:
-    return make_url(normalise_database_url(url)).set(database=name).render_as_string(
-        hide_password=False
+    return (
+        make_url(normalise_database_url(url))
+        .set(database=name)
+        .render_as_string(hide_password=False)
     )
 
 

@@ -96,7 +96,7 @@ def test_comma_separated_lists(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_unknown_module_stops_start_up() -> None:
-    with pytest.raises(SettingsError, match="MODULES: unknown module.s. nope; known: hello"):
+    with pytest.raises(SettingsError, match=r"MODULES: unknown module\(s\) nope; known: hello"):
         load_settings(_env_file=None, database_url=URL, modules="hello,nope")
 
 
@@ -119,7 +119,10 @@ def test_production_refusals(overrides: dict[str, str], message: str) -> None:
 
 def test_production_accepts_real_secrets_and_logs_json() -> None:
     settings = load_settings(
-        _env_file=None, database_url=URL, app_env="production", secret_key=STRONG_KEY,
+        _env_file=None,
+        database_url=URL,
+        app_env="production",
+        secret_key=STRONG_KEY,
         api_tokens="t1,t2",
     )
     assert settings.effective_log_format == "json"
@@ -128,7 +131,9 @@ def test_production_accepts_real_secrets_and_logs_json() -> None:
 
 def test_secrets_never_appear_in_repr() -> None:
     settings = Settings(
-        _env_file=None, database_url="postgresql://u:hunter2@h/d", secret_key=STRONG_KEY,
+        _env_file=None,
+        database_url="postgresql://u:hunter2@h/d",
+        secret_key=STRONG_KEY,
         api_tokens="tok-123",
     )
     text = repr(settings)

@@ -21,9 +21,7 @@ def upgrade() -> None:
         "users",
         sa.Column("id", sa.Integer(), sa.Identity(always=False), nullable=False),
         sa.Column("username", sa.String(length=64), nullable=False),
-        sa.Column(
-            "created_at", sa.Date(), server_default=sa.text("CURRENT_DATE"), nullable=False
-        ),
+        sa.Column("created_at", sa.Date(), server_default=sa.text("CURRENT_DATE"), nullable=False),
         sa.Column("role", sa.String(length=16), server_default="employee", nullable=False),
         sa.CheckConstraint("role IN ('student', 'teacher', 'employee')", name="role_types"),
         sa.PrimaryKeyConstraint("id", name="pk_users"),

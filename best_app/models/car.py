@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, Identity, String
+from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from best_app.models.base import Base
+from best_app.models.base import Base, IdentityKey
 from best_app.models.user import User
 
 MODEL_MAX_LENGTH = 128
 
 
-class Car(Base):
+class Car(IdentityKey, Base):
     __tablename__ = "cars"
 
-    id: Mapped[int] = mapped_column(Identity(always=False), primary_key=True)
     model: Mapped[str] = mapped_column(String(MODEL_MAX_LENGTH))
     # NO ACTION: deleting a user who still owns cars fails (the API answers 409).
     owner_id: Mapped[int] = mapped_column(ForeignKey(User.id, ondelete="NO ACTION"), index=True)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Literal, get_args
 
-from sqlalchemy import CheckConstraint, Date, Identity, String, func
+from sqlalchemy import CheckConstraint, Date, String, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from best_app.models.base import Base
+from best_app.models.base import Base, IdentityKey
 
 if TYPE_CHECKING:
     from best_app.models.car import Car
@@ -19,13 +19,12 @@ DEFAULT_ROLE: Role = "employee"
 USERNAME_MAX_LENGTH = 64
 
 
-class User(Base):
+class User(IdentityKey, Base):
     __tablename__ = "users"
     __table_args__ = (
         CheckConstraint(f"role IN ({', '.join(repr(r) for r in ROLES)})", name="role_types"),
     )
 
-    id: Mapped[int] = mapped_column(Identity(always=False), primary_key=True)
     username: Mapped[str] = mapped_column(String(USERNAME_MAX_LENGTH), unique=True)
     created_at: Mapped[dt.date] = mapped_column(Date, server_default=func.current_date())
     role: Mapped[str] = mapped_column(String(16), server_default=DEFAULT_ROLE)

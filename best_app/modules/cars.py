@@ -5,7 +5,7 @@ from quart_schema import document_response, tag, validate_querystring, validate_
 
 from best_app.database import get_session
 from best_app.errors import APIError
-from best_app.modules.responses import problems
+from best_app.modules.responses import json_response, problems
 from best_app.modules.users import user_not_found
 from best_app.repositories import cars
 from best_app.schemas import MAX_ID, CarCreate, CarOut, CarPage, PageQuery
@@ -18,12 +18,13 @@ blueprint = Blueprint("cars", __name__)
 @validate_request(CarCreate)
 @document_response(CarOut, 201)
 @problems(400, 401, 404, 413, 422)
-async def buy_car(username: str, data: CarCreate) -> tuple[CarOut, int, dict[str, str]]:
+async def buy_car(username: str, data: CarCreate) -> Response:
     """Record that the user bought a car."""
     car = await cars.buy_car(get_session(), username, data.model)
     if car is None:
         raise user_not_found(username)
-    return CarOut.model_validate(car), 201, {"Location": url_for("cars.get_car", car_id=car.id)}
+    location = url_for("cars.get_car", car_id=car.id)
+    return json_response(CarOut.model_validate(car), 201, {"Location": location})
 
 
 @blueprint.get("/users/<username>/cars")
@@ -31,14 +32,15 @@ async def buy_car(username: str, data: CarCreate) -> tuple[CarOut, int, dict[str
 @validate_querystring(PageQuery)
 @document_response(CarPage)
 @problems(404, 422)
-async def get_user_cars(username: str, query_args: PageQuery) -> CarPage:
+async def get_user_cars(username: str, query_args: PageQuery) -> Response:
     """List the user's cars by id."""
     page = await cars.get_user_cars(
         get_session(), username, limit=query_args.limit, after=query_args.after
     )
     if page is None:
         raise user_not_found(username)
-    return CarPage(items=[CarOut.model_validate(c) for c in page.items], next=page.next)
+    items = [CarOut.model_validate(c) for c in page.items]
+    return json_response(CarPage(items=items, next=page.next))
 
 
 def car_not_found(car_id: int) -> APIError:
@@ -59,12 +61,12 @@ def known_car_id(car_id: int) -> int:
 @tag(["cars"])
 @document_response(CarOut)
 @problems(404)
-async def get_car(car_id: int) -> CarOut:
+async def get_car(car_id: int) -> Response:
     """Get one car by id."""
     car = await cars.get_car(get_session(), known_car_id(car_id))
     if car is None:
         raise car_not_found(car_id)
-    return CarOut.model_validate(car)
+    return json_response(CarOut.model_validate(car))
 
 
 @blueprint.delete("/cars/<int:car_id>")

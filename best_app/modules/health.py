@@ -2,13 +2,13 @@
 
 import logging
 
-from quart import Blueprint
+from quart import Blueprint, Response
 from quart_schema import document_response, tag
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from best_app.database import current_database
 from best_app.errors import RETRY_AFTER_SECONDS, APIError
-from best_app.modules.responses import problems
+from best_app.modules.responses import json_response, problems
 from best_app.schemas import Status
 
 blueprint = Blueprint("health", __name__)
@@ -18,9 +18,9 @@ log = logging.getLogger(__name__)
 @blueprint.get("/healthz")
 @tag(["health"])
 @document_response(Status)
-async def healthz() -> Status:
+async def healthz() -> Response:
     """The process is up; the database is not touched."""
-    return Status(status="ok")
+    return json_response(Status(status="ok"))
 
 
 def _not_ready(detail: str) -> APIError:
@@ -36,7 +36,7 @@ def _not_ready(detail: str) -> APIError:
 @tag(["health"])
 @document_response(Status)
 @problems()
-async def readyz() -> Status:
+async def readyz() -> Response:
     """The database answers and its schema is at the code's migration head."""
     try:
         problem = await current_database().schema_problem()
@@ -45,4 +45,4 @@ async def readyz() -> Status:
         raise _not_ready("The database is unreachable.") from None
     if problem is not None:
         raise _not_ready(f"The database is not migrated: {problem}.")
-    return Status(status="ready")
+    return json_response(Status(status="ready"))

@@ -1,8 +1,10 @@
-"""Shared OpenAPI documentation of the error responses every JSON operation can give."""
+"""How JSON views answer: a model serialised by pydantic, and the errors they document."""
 
 from collections.abc import Callable
 from typing import TypeVar
 
+from pydantic import BaseModel
+from quart import Response
 from quart_schema import document_response
 
 from best_app.schemas import Problem
@@ -19,3 +21,12 @@ def problems(*statuses: int) -> Callable[[T], T]:
         return func
 
     return decorator
+
+
+def json_response(
+    model: BaseModel, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    """`model` as a JSON response, serialised in one step by pydantic's own encoder."""
+    return Response(
+        model.model_dump_json(), status=status, headers=headers, content_type="application/json"
+    )

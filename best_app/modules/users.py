@@ -5,7 +5,7 @@ from quart_schema import document_response, tag, validate_querystring, validate_
 
 from best_app.database import get_session
 from best_app.errors import APIError
-from best_app.modules.responses import problems
+from best_app.modules.responses import json_response, problems
 from best_app.repositories import users
 from best_app.schemas import UserCreate, UserListQuery, UserOut, UserPage
 
@@ -22,13 +22,13 @@ def user_not_found(username: str) -> APIError:
 @document_response(UserOut, 201)
 @document_response(UserOut, 200)
 @problems(400, 401, 413, 422)
-async def create_user(data: UserCreate) -> tuple[UserOut, int, dict[str, str]]:
+async def create_user(data: UserCreate) -> Response:
     """Register a user; an existing username returns the stored user (200)."""
     user, created = await users.register_user_if_not_exist(
         get_session(), data.username, role=data.role, created_at=data.created_at
     )
     headers = {"Location": url_for("users.get_user", username=user.username)}
-    return UserOut.model_validate(user), 201 if created else 200, headers
+    return json_response(UserOut.model_validate(user), 201 if created else 200, headers)
 
 
 @blueprint.get("")
@@ -36,24 +36,25 @@ async def create_user(data: UserCreate) -> tuple[UserOut, int, dict[str, str]]:
 @validate_querystring(UserListQuery)
 @document_response(UserPage)
 @problems(422)
-async def list_users(query_args: UserListQuery) -> UserPage:
+async def list_users(query_args: UserListQuery) -> Response:
     """List users by id, optionally of one role."""
     page = await users.list_users(
         get_session(), role=query_args.role, limit=query_args.limit, after=query_args.after
     )
-    return UserPage(items=[UserOut.model_validate(u) for u in page.items], next=page.next)
+    items = [UserOut.model_validate(u) for u in page.items]
+    return json_response(UserPage(items=items, next=page.next))
 
 
 @blueprint.get("/<username>")
 @tag(["users"])
 @document_response(UserOut)
 @problems(404)
-async def get_user(username: str) -> UserOut:
+async def get_user(username: str) -> Response:
     """Get one user by username."""
     user = await users.get_by_username(get_session(), username)
     if user is None:
         raise user_not_found(username)
-    return UserOut.model_validate(user)
+    return json_response(UserOut.model_validate(user))
 
 
 @blueprint.delete("/<username>")

@@ -2,15 +2,11 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, TypeVar
 
+from best_app.models.base import IdentityKey
 
-class HasId(Protocol):
-    @property
-    def id(self) -> int: ...
-
-
-T = TypeVar("T", bound=HasId)
+T = TypeVar("T", bound=IdentityKey)
 
 
 @dataclass(frozen=True, slots=True)

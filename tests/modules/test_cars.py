@@ -39,8 +39,14 @@ async def test_buy_car_for_unknown_user_is_404(
 
 @pytest.mark.parametrize(
     "body",
-    [{}, {"model": ""}, {"model": "x" * 129}, {"model": "tab\there"}, {"model": 3},
-     {"model": "ok", "colour": "red"}],
+    [
+        {},
+        {"model": ""},
+        {"model": "x" * 129},
+        {"model": "tab\there"},
+        {"model": 3},
+        {"model": "ok", "colour": "red"},
+    ],
 )
 async def test_buy_car_invalid_fields_are_422(
     client: TestClientProtocol, owner: dict[str, object], body: dict[str, object]

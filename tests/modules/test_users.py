@@ -47,7 +47,9 @@ async def test_create_existing_user_is_200_with_the_stored_user(
     assert await response.get_json() == first
 
 
-async def test_create_user_defaults(client: TestClientProtocol, unique: Callable[[str], str]) -> None:
+async def test_create_user_defaults(
+    client: TestClientProtocol, unique: Callable[[str], str]
+) -> None:
     body = await create(client, username=unique("u"))
     assert body["role"] == "employee"
     assert isinstance(body["created_at"], str)

@@ -1,0 +1,70 @@
+"""Database trouble is a 503 with Retry-After, never a hang or a 500; the service recovers."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from sqlalchemy import text
+
+from best_app import create_app
+from best_app.config import Settings
+from best_app.database import Database, create_engine
+from tests.problems import assert_problem
+
+# Nothing listens on port 1: connecting is refused at once.
+UNREACHABLE = "postgresql://postgres@127.0.0.1:1/nothing"
+
+
+async def test_database_down_gives_503_but_healthz_stays_up(
+    make_settings: Callable[..., Settings], unique: Callable[[str], str]
+) -> None:
+    settings = make_settings(database_url=UNREACHABLE, db_pool_timeout=1)
+    async with create_app(settings).test_app() as app:
+        client = app.test_client()
+        assert (await client.get("/healthz")).status_code == 200
+        for response in (
+            await client.get("/users"),
+            await client.get(f"/users/{unique('u')}"),
+            await client.post("/users", json={"username": unique("u")}),
+            await client.get("/readyz"),
+        ):
+            await assert_problem(response, 503)
+            assert response.headers["Retry-After"].isdigit()
+
+
+async def test_pool_exhaustion_gives_503_within_the_timeout_then_recovers(
+    make_settings: Callable[..., Settings], unique: Callable[[str], str]
+) -> None:
+    settings = make_settings(db_pool_size=1, db_max_overflow=0, db_pool_timeout=0.5)
+    async with create_app(settings).test_app() as app:
+        client = app.test_client()
+        database: Database = app.app.extensions["database"]  # type: ignore[attr-defined]
+        name = unique("u")
+        async with database.engine.connect() as held:  # the only connection, held
+            await held.execute(text("SELECT 1"))
+            started = time.monotonic()
+            responses = await asyncio.gather(
+                client.get("/users"), client.post("/users", json={"username": name})
+            )
+            elapsed = time.monotonic() - started
+            for response in responses:
+                await assert_problem(response, 503)
+                assert response.headers["Retry-After"]
+        assert elapsed < 2.0
+        # Released: everything works again, and the refused write was not half-done.
+        assert (await client.get(f"/users/{name}")).status_code == 404
+        assert (await client.post("/users", json={"username": name})).status_code == 201
+
+
+async def test_engine_applies_the_statement_timeout(
+    make_settings: Callable[..., Settings],
+) -> None:
+    engine = create_engine(make_settings(db_statement_timeout_ms=1234), pooled=False)
+    try:
+        async with engine.connect() as conn:
+            assert await conn.scalar(text("SHOW statement_timeout")) == "1234ms"
+            assert await conn.scalar(text("SHOW application_name")) == "best_app"
+    finally:
+        await engine.dispose()
