@@ -111,8 +111,23 @@ async def _database_unavailable(error: Exception) -> Response:
     )
 
 
+# SQLSTATE classes that mean "the database cannot serve this now", not "this request is wrong":
+# connection exceptions, insufficient resources (too many connections), operator intervention
+# (statement timeout, shutdown, starting up) and transaction rollbacks (deadlock, serialisation).
+_UNAVAILABLE_SQLSTATE_CLASSES = frozenset({"08", "53", "57", "40"})
+
+
+def database_unavailable(error: DBAPIError) -> bool:
+    sqlstate = str(getattr(error.orig, "sqlstate", None) or "")
+    return (
+        error.connection_invalidated
+        or isinstance(error.orig, OSError)
+        or sqlstate[:2] in _UNAVAILABLE_SQLSTATE_CLASSES
+    )
+
+
 async def _database_error(error: DBAPIError) -> Response:
-    if error.connection_invalidated or isinstance(error.orig, OSError):
+    if database_unavailable(error):
         return await _database_unavailable(error)
     return await _unexpected(error)
 

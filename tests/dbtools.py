@@ -15,7 +15,7 @@ from best_app.config import normalise_database_url
 from best_app.migrations import alembic_config
 
 
-def _plain_dsn(url: str) -> str:
+def plain_dsn(url: str) -> str:
     """asyncpg's own DSN form (no `+asyncpg` driver suffix)."""
     return (
         make_url(normalise_database_url(url))
@@ -33,7 +33,7 @@ def with_database(url: str, name: str) -> str:
 
 
 async def _execute(url: str, sql: str) -> None:
-    conn = await asyncpg.connect(_plain_dsn(url))
+    conn = await asyncpg.connect(plain_dsn(url))
     try:
         await conn.execute(sql)
     finally:

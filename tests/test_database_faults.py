@@ -68,3 +68,21 @@ async def test_engine_applies_the_statement_timeout(
             assert await conn.scalar(text("SHOW application_name")) == "best_app"
     finally:
         await engine.dispose()
+
+
+async def test_statement_timeout_is_503_not_500(
+    make_settings: Callable[..., Settings], database_url: str, unique: Callable[[str], str]
+) -> None:
+    """A query the server cancels (here: waiting on a lock past the timeout) is a 503."""
+    settings = make_settings(db_statement_timeout_ms=200)
+    async with create_app(settings).test_app() as app:
+        client = app.test_client()
+        locker = create_engine(make_settings(), pooled=False)
+        try:
+            async with locker.begin() as conn:
+                await conn.execute(text("LOCK TABLE users IN ACCESS EXCLUSIVE MODE"))
+                response = await client.get(f"/users/{unique('u')}")
+        finally:
+            await locker.dispose()
+        await assert_problem(response, 503)
+        assert response.headers["Retry-After"]

@@ -1,0 +1,97 @@
+"""A real Hypercorn serving best_app in a subprocess, on a free 127.0.0.1 port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+HYPERCORN = [
+    sys.executable, "-m", "hypercorn", "--config", "python:best_app.serving",
+    "best_app:create_app()",
+]  # fmt: skip
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen[str]
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def terminate(self, timeout: float = 30) -> int:
+        """SIGTERM (once: Hypercorn's parent can deadlock on a second) and wait."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout)
+
+
+def server_env(database_url: str, **overrides: str) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key.upper() not in {"DATABASE_URL", "API_TOKENS", "MODULES", "CORS_ORIGINS"}
+    }
+    env.update(
+        APP_ENV="testing",
+        DATABASE_URL=database_url,
+        HOST="127.0.0.1",
+        PORT=str(free_port()),
+        WEB_CONCURRENCY="1",
+        LOG_LEVEL="INFO",
+    )
+    env.update(overrides)
+    return env
+
+
+@contextmanager
+def run_server(
+    env: Mapping[str, str], log_path: Path, ready_timeout: float = 30
+) -> Iterator[Server]:
+    """Start Hypercorn with `env`; wait for /healthz; SIGTERM it on the way out."""
+    url = f"http://127.0.0.1:{env['PORT']}"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(  # noqa: S603 - our own command line
+            HYPERCORN, cwd=ROOT, env=dict(env), stdout=log, stderr=subprocess.STDOUT, text=True
+        )
+    server = Server(url=url, process=process, log_path=log_path)
+    try:
+        deadline = time.monotonic() + ready_timeout
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited with {process.returncode}:\n{server.log()}")
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"server not up within {ready_timeout}s:\n{server.log()}")
+            time.sleep(0.1)
+        yield server
+    finally:
+        if process.poll() is None:
+            try:
+                server.terminate()
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

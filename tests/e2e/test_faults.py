@@ -1,0 +1,140 @@
+"""Faults against a real Hypercorn: pool exhaustion, database outage, SIGTERM mid-request."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+
+from tests.dbtools import migrate, plain_dsn
+from tests.e2e.server import ROOT, run_server, server_env
+
+pytestmark = pytest.mark.slow
+
+
+@asynccontextmanager
+async def users_table_locked(database_url: str) -> AsyncIterator[None]:
+    """Hold an exclusive lock on `users`: any request touching it waits, holding its connection."""
+    conn = await asyncpg.connect(plain_dsn(database_url))
+    try:
+        async with conn.transaction():
+            await conn.execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
+            yield
+    finally:
+        await conn.close()
+
+
+async def test_pool_exhaustion_is_503_then_recovers(database_url: str, server_log: Path) -> None:
+    env = server_env(database_url, DB_POOL_SIZE="1", DB_MAX_OVERFLOW="0", DB_POOL_TIMEOUT="0.5")
+    with run_server(env, server_log) as server:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+            name = f"pool{uuid.uuid4().hex[:10]}"
+            async with users_table_locked(database_url):
+                holder = asyncio.create_task(http.get(f"/users/{name}"))
+                await asyncio.sleep(0.3)  # the holder has the only connection, waiting on the lock
+                started = time.monotonic()
+                others = await asyncio.gather(*(http.get("/users") for _ in range(5)))
+                elapsed = time.monotonic() - started
+                for response in others:
+                    assert response.status_code == 503
+                    assert response.headers["content-type"] == "application/problem+json"
+                    assert response.headers["Retry-After"].isdigit()
+                assert elapsed < 0.5 + 1.0  # pool timeout, plus scheduling slack
+                assert not holder.done()
+            assert (await holder).status_code == 404  # released: the holder finishes normally
+            after = await asyncio.gather(*(http.get("/users") for _ in range(5)))
+            assert [r.status_code for r in after] == [200] * 5
+
+
+async def test_sigterm_lets_in_flight_requests_finish(database_url: str, server_log: Path) -> None:
+    env = server_env(database_url, GRACEFUL_TIMEOUT="10", DB_STATEMENT_TIMEOUT_MS="20000")
+    with run_server(env, server_log) as server:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+            async with users_table_locked(database_url):
+                slow = [asyncio.create_task(http.get("/users")) for _ in range(3)]
+                await asyncio.sleep(0.5)
+                server.process.terminate()  # one SIGTERM, as `docker stop` sends
+                await asyncio.sleep(1.0)
+                # New connections are not served: refused, or (Hypercorn's parent still holds
+                # the listening socket) accepted by the kernel and closed unanswered.
+                with pytest.raises(httpx.TransportError):
+                    await httpx.AsyncClient(base_url=server.url, timeout=1).get("/healthz")
+                done = [t.result().status_code for t in slow if t.done()]
+                assert done == [], done
+            responses = await asyncio.gather(*slow)
+        assert [r.status_code for r in responses] == [200] * 3
+        assert server.process.wait(timeout=10) == 0
+
+
+def _embedded(*args: str) -> str:
+    command = [sys.executable, str(ROOT / "scripts" / "embedded_pg.py"), *args]
+    return subprocess.run(command, check=True, capture_output=True, text=True).stdout.strip()  # noqa: S603
+
+
+@pytest.fixture
+def private_postgres(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    """An embedded PostgreSQL of this test's own, which it may stop and start."""
+    data = tmp_path / "pg"
+    url = _embedded("start", str(data), "outage")
+    try:
+        migrate(url)
+        yield data, url
+    finally:
+        _embedded("stop", str(data))
+
+
+async def test_database_outage_is_503_and_recovers_without_losing_writes(
+    private_postgres: tuple[Path, str], server_log: Path
+) -> None:
+    data, url = private_postgres
+    env = server_env(url, DB_POOL_TIMEOUT="1")
+    with run_server(env, server_log) as server:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+            acknowledged: list[str] = []
+            statuses: list[int] = []
+            stop = asyncio.Event()
+
+            async def writer() -> None:
+                while not stop.is_set():
+                    name = f"w{uuid.uuid4().hex[:12]}"
+                    response = await http.post("/users", json={"username": name})
+                    statuses.append(response.status_code)
+                    if response.is_success:
+                        acknowledged.append(name)
+                    await asyncio.sleep(0.02)
+
+            writers = [asyncio.create_task(writer()) for _ in range(4)]
+            await asyncio.sleep(1.0)
+            _embedded("stop", str(data))
+
+            down = await http.get("/users")
+            assert down.status_code == 503
+            assert down.headers["Retry-After"]
+            assert (await http.get("/readyz")).status_code == 503
+            assert (await http.get("/healthz")).status_code == 200
+            await asyncio.sleep(1.0)
+
+            _embedded("start", str(data), "outage")
+            restarted = time.monotonic()
+            while (await http.get("/users")).status_code != 200:
+                assert time.monotonic() - restarted < 5, "no recovery within 5 s"
+                await asyncio.sleep(0.1)
+            assert (await http.get("/readyz")).status_code == 200
+            await asyncio.sleep(0.5)
+            stop.set()
+            await asyncio.gather(*writers)
+
+            assert set(statuses) <= {200, 201, 503}, sorted(set(statuses))
+            assert 503 in statuses
+            assert acknowledged
+            for name in acknowledged:  # nothing that was acknowledged is lost
+                assert (await http.get(f"/users/{name}")).status_code == 200

@@ -1,0 +1,81 @@
+"""Races over real sockets against a real Hypercorn: the database settles every one."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+
+import httpx
+import pytest
+
+from tests.e2e.server import Server
+
+pytestmark = pytest.mark.slow
+
+
+def client(server: Server) -> httpx.AsyncClient:
+    limits = httpx.Limits(max_connections=500, max_keepalive_connections=500)
+    return httpx.AsyncClient(base_url=server.url, limits=limits, timeout=60)
+
+
+async def test_200_concurrent_registrations_make_one_user(live_server: Server) -> None:
+    name = f"race{uuid.uuid4().hex[:10]}"
+    async with client(live_server) as http:
+        responses = await asyncio.gather(
+            *(http.post("/users", json={"username": name}) for _ in range(200))
+        )
+        statuses = Counter(r.status_code for r in responses)
+        assert set(statuses) <= {200, 201}, statuses
+        assert statuses[201] == 1
+        assert len({r.json()["id"] for r in responses}) == 1
+        listed = await http.get("/users", params={"after": responses[0].json()["id"] - 1})
+        assert [u["username"] for u in listed.json()["items"]].count(name) == 1
+
+
+async def test_500_concurrent_purchases_make_500_cars(live_server: Server) -> None:
+    name = f"buyer{uuid.uuid4().hex[:10]}"
+    async with client(live_server) as http:
+        assert (await http.post("/users", json={"username": name})).status_code == 201
+        responses = await asyncio.gather(
+            *(http.post(f"/users/{name}/cars", json={"model": f"M{i}"}) for i in range(500))
+        )
+        assert Counter(r.status_code for r in responses) == {201: 500}
+        ids: list[int] = []
+        after = None
+        while True:
+            params = {"limit": 500} | ({"after": after} if after else {})
+            page = (await http.get(f"/users/{name}/cars", params=params)).json()
+            ids += [car["id"] for car in page["items"]]
+            if page["next"] is None:
+                break
+            after = page["next"]
+        assert len(ids) == len(set(ids)) == 500
+        assert sorted(ids) == sorted(r.json()["id"] for r in responses)
+
+
+async def test_delete_racing_purchases_never_orphans_a_car(live_server: Server) -> None:
+    async with client(live_server) as http:
+        for _ in range(5):
+            name = f"gone{uuid.uuid4().hex[:10]}"
+            assert (await http.post("/users", json={"username": name})).status_code == 201
+            buys = [http.post(f"/users/{name}/cars", json={"model": "Golf"}) for _ in range(30)]
+            deletes = [http.delete(f"/users/{name}") for _ in range(5)]
+            mixed = [c for pair in zip(buys, deletes + [None] * 25, strict=True) for c in pair]
+            responses = await asyncio.gather(*(c for c in mixed if c is not None))
+            statuses = Counter(r.status_code for r in responses)
+            assert all(status < 500 for status in statuses), statuses
+            assert set(statuses) <= {201, 204, 404, 409}, statuses
+            bought = [r.json()["id"] for r in responses if r.status_code == 201]
+            user = await http.get(f"/users/{name}")
+            if user.status_code == 404:
+                # Deleted: then no purchase may have succeeded, or it would own cars.
+                assert bought == []
+                assert (await http.get(f"/users/{name}/cars")).status_code == 404
+            else:
+                cars = (await http.get(f"/users/{name}/cars", params={"limit": 500})).json()
+                assert sorted(c["id"] for c in cars["items"]) == sorted(bought)
+                assert all(c["owner"] == user.json()["id"] for c in cars["items"])
+            for car_id in bought:  # every car that was bought still resolves to its owner
+                car = await http.get(f"/cars/{car_id}")
+                assert car.status_code == 200
