@@ -13,6 +13,7 @@ from best_app.log_config import configure_logging
 from best_app.modules import ALWAYS_ON, BLUEPRINTS
 from best_app.openapi import ProblemAwareOpenAPIProvider
 from best_app.requests import Request
+from best_app.schemas import UsernameConverter
 
 __all__ = ["create_app"]
 
@@ -24,6 +25,7 @@ def create_app(settings: Settings | None = None) -> Quart:
 
     app = Quart(__name__)
     app.request_class = Request
+    app.url_map.converters["username"] = UsernameConverter
     app.config.update(
         SECRET_KEY=settings.secret_key.get_secret_value(),
         MY_ENV_VAR=settings.my_env_var,

@@ -6,8 +6,9 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import orjson
 from pydantic import ValidationError
-from quart import Quart, Response, json, request
+from quart import Quart, Response, request
 from quart_schema import RequestSchemaValidationError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -57,7 +58,7 @@ def problem_response(
     }
     if errors is not None:
         body["errors"] = list(errors)
-    response = Response(json.dumps(body), status=status, content_type=PROBLEM_JSON)
+    response = Response(orjson.dumps(body), status=status, content_type=PROBLEM_JSON)
     response.headers.update(headers or {})
     return response
 

@@ -13,6 +13,7 @@ from pydantic import (
     Field,
     StringConstraints,
 )
+from werkzeug.routing import BaseConverter
 
 from best_app.models.car import MODEL_MAX_LENGTH
 from best_app.models.user import USERNAME_MAX_LENGTH, Role
@@ -21,6 +22,13 @@ USERNAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 MAX_ID = 2**31 - 1  # ids are PostgreSQL integers
+
+
+def _not_a_dot_segment(value: str) -> str:
+    # "." and ".." match the pattern but cannot be addressed as /users/{username}.
+    if value in {".", ".."}:
+        raise ValueError("must not be '.' or '..'")
+    return value
 
 
 def _printable(value: str) -> str:
@@ -39,7 +47,17 @@ def _iso_date_text(value: Any) -> Any:
 Username = Annotated[
     str,
     StringConstraints(min_length=1, max_length=USERNAME_MAX_LENGTH, pattern=USERNAME_PATTERN),
+    AfterValidator(_not_a_dot_segment),
 ]
+
+
+class UsernameConverter(BaseConverter):
+    """`<username:...>` in routes: a path segment that cannot be a username never matches,
+    so it is a 404 without a query (and never reaches the driver as, say, a NUL byte)."""
+
+    regex = USERNAME_PATTERN.strip("^$").replace("+", f"{{1,{USERNAME_MAX_LENGTH}}}")
+
+
 CarModelName = Annotated[
     str,
     StringConstraints(min_length=1, max_length=MODEL_MAX_LENGTH),

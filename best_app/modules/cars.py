@@ -13,7 +13,7 @@ from best_app.schemas import MAX_ID, CarCreate, CarOut, CarPage, PageQuery
 blueprint = Blueprint("cars", __name__)
 
 
-@blueprint.post("/users/<username>/cars")
+@blueprint.post("/users/<username:username>/cars")
 @tag(["cars"])
 @validate_request(CarCreate)
 @document_response(CarOut, 201)
@@ -27,7 +27,7 @@ async def buy_car(username: str, data: CarCreate) -> Response:
     return json_response(CarOut.model_validate(car), 201, {"Location": location})
 
 
-@blueprint.get("/users/<username>/cars")
+@blueprint.get("/users/<username:username>/cars")
 @tag(["cars"])
 @validate_querystring(PageQuery)
 @document_response(CarPage)

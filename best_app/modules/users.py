@@ -45,7 +45,7 @@ async def list_users(query_args: UserListQuery) -> Response:
     return json_response(UserPage(items=items, next=page.next))
 
 
-@blueprint.get("/<username>")
+@blueprint.get("/<username:username>")
 @tag(["users"])
 @document_response(UserOut)
 @problems(404)
@@ -57,7 +57,7 @@ async def get_user(username: str) -> Response:
     return json_response(UserOut.model_validate(user))
 
 
-@blueprint.delete("/<username>")
+@blueprint.delete("/<username:username>")
 @tag(["users"])
 @problems(401, 404, 409)
 async def delete_user(username: str) -> Response:
