@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import AsyncIterator, Callable
 
 import pytest
@@ -184,3 +185,20 @@ async def test_cors_preflight_needs_no_token(cors_client: TestClientProtocol) ->
 async def test_cors_refuses_other_origins(cors_client: TestClientProtocol) -> None:
     response = await cors_client.get("/users", headers={"Origin": "http://evil.example"})
     assert "Access-Control-Allow-Origin" not in response.headers
+
+
+async def test_tokens_are_compared_in_constant_time_against_every_token(
+    guarded: TestClientProtocol, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No early exit: a wrong token costs one constant-time comparison per configured token."""
+    calls: list[tuple[bytes, bytes]] = []
+    real = hmac.compare_digest
+
+    def spy(a: bytes, b: bytes) -> bool:
+        calls.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(hmac, "compare_digest", spy)
+    await guarded.post("/users", json={}, headers={"Authorization": "Bearer s3cret-one"})
+    await guarded.post("/users", json={}, headers={"Authorization": "Bearer nope"})
+    assert [b for _, b in calls] == [b"s3cret-one", b"s3cret-two"] * 2
