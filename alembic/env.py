@@ -48,5 +48,8 @@ async def run_migrations_online() -> None:
 
 if context.is_offline_mode():
     run_migrations_offline()
+elif (connection := config.attributes.get("connection")) is not None:
+    # Handed in by `best-app migrate`, which holds the advisory lock on that connection.
+    _run_sync(connection)
 else:
     asyncio.run(run_migrations_online())

@@ -42,7 +42,11 @@ def _split_commas(value: object) -> object:
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,  # compose passes unset variables as empty strings
+        extra="ignore",
+        frozen=True,
     )
 
     app_env: Literal["development", "testing", "production"] = "development"
@@ -55,6 +59,7 @@ class Settings(BaseSettings):
     db_max_overflow: int = Field(default=10, ge=0)
     db_pool_timeout: float = Field(default=5.0, gt=0)
     db_statement_timeout_ms: int = Field(default=5000, ge=0)
+    db_wait_timeout: float = Field(default=60.0, ge=0)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     web_concurrency: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)

@@ -33,7 +33,7 @@ ensure_venv() {
   if [[ ! -f "$stamp" ]]; then
     log "installing best_app[$extras] into .venv"
     "$PY" -m pip install --quiet --upgrade pip
-    "$PY" -m pip install --quiet -e "$ROOT[$extras]"
+    "$PY" -m pip install --quiet -e "${ROOT}[${extras}]"
     rm -f "$VENV"/.installed-*
     touch "$stamp"
   fi

@@ -1,0 +1,82 @@
+"""What runs before the server starts in a container: wait for the database, then migrate.
+
+Both are bounded and loud: the wait backs off up to `DB_WAIT_TIMEOUT` and then fails with one
+line; the migration runs under a PostgreSQL advisory lock, so replicas starting together take
+turns (the later ones find the schema at head and do nothing).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from alembic import command
+from sqlalchemy import func, select, text
+from sqlalchemy.engine import Connection
+
+from best_app.config import Settings
+from best_app.database import create_engine
+from best_app.migrations import alembic_config
+
+log = logging.getLogger("best_app.prestart")
+
+# Any constant both replicas agree on; "best_app" as an int, for pg_advisory_lock(bigint).
+MIGRATION_LOCK_KEY = int.from_bytes(b"best_app", "big") >> 1
+_FIRST_DELAY, _MAX_DELAY = 0.25, 5.0
+
+
+class DatabaseNotReadyError(SystemExit):
+    pass
+
+
+async def wait_for_database(settings: Settings, timeout: float) -> None:
+    engine = create_engine(settings, pooled=False)
+    deadline = time.monotonic() + timeout
+    delay, attempt = _FIRST_DELAY, 0
+    try:
+        while True:
+            attempt += 1
+            try:
+                async with engine.connect() as conn:
+                    await conn.execute(text("SELECT 1"))
+            except Exception as error:  # noqa: BLE001 - any failure means "not yet"
+                reason = type(error).__name__
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise DatabaseNotReadyError(
+                        f"database not reachable after {timeout:g}s ({attempt} attempts, "
+                        f"last error: {reason})"
+                    ) from None
+                log.info("database not ready (%s); retrying in %.2fs", reason, delay)
+                await asyncio.sleep(min(delay, remaining))
+                delay = min(delay * 2, _MAX_DELAY)
+            else:
+                log.info("database is reachable")
+                return
+    finally:
+        await engine.dispose()
+
+
+def _upgrade(connection: Connection) -> None:
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
+async def migrate(settings: Settings) -> None:
+    """`alembic upgrade head` while holding the migration advisory lock."""
+    engine = create_engine(settings.model_copy(update={"db_statement_timeout_ms": 0}), pooled=False)
+    try:
+        async with engine.connect() as conn:
+            log.info("waiting for the migration lock")
+            await conn.execute(select(func.pg_advisory_lock(MIGRATION_LOCK_KEY)))
+            await conn.commit()
+            try:
+                await conn.run_sync(_upgrade)
+                await conn.commit()
+            finally:
+                await conn.execute(select(func.pg_advisory_unlock(MIGRATION_LOCK_KEY)))
+                await conn.commit()
+    finally:
+        await engine.dispose()

@@ -1,0 +1,27 @@
+"""The container path, via scripts/container-test (docker or podman; skipped without one)."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from tests.e2e.server import ROOT
+
+SKIPPED = 77
+
+
+@pytest.mark.slow
+@pytest.mark.container
+def test_container() -> None:
+    result = subprocess.run(  # noqa: S603
+        [str(ROOT / "scripts" / "container-test")],
+        cwd=ROOT, capture_output=True, text=True, timeout=1200, check=False,
+    )  # fmt: skip
+    report = "\n".join(
+        line for line in result.stdout.splitlines() if line.startswith(("ok", "FAIL", "#", "SKIP"))
+    )
+    print(report)
+    if result.returncode == SKIPPED:
+        pytest.skip(result.stdout.strip().splitlines()[-1])
+    assert result.returncode == 0, f"{report}\n{result.stderr[-3000:]}"
