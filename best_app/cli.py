@@ -1,8 +1,8 @@
 """`python -m best_app` (or `best-app`): operational commands.
 
-    best-app wait-db [--timeout S]   wait for the database (backoff, bounded)
-    best-app migrate                 alembic upgrade head, under an advisory lock
-    best-app healthcheck             exit 0 when this host's /readyz answers 200
+best-app wait-db [--timeout S]   wait for the database (backoff, bounded)
+best-app migrate                 alembic upgrade head, under an advisory lock
+best-app healthcheck             exit 0 when this host's /readyz answers 200
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from best_app.prestart import migrate, wait_for_database
 def _healthcheck(port: int) -> int:
     url = f"http://127.0.0.1:{port}/readyz"
     try:
-        with urllib.request.urlopen(url, timeout=3) as response:  # noqa: S310 - fixed http URL
+        with urllib.request.urlopen(url, timeout=3) as response:
             return 0 if response.status == 200 else 1
     except (urllib.error.URLError, OSError) as error:
         print(f"not ready: {error}", file=sys.stderr)

@@ -30,9 +30,9 @@ class DatabaseNotReadyError(SystemExit):
     pass
 
 
-async def wait_for_database(settings: Settings, timeout: float) -> None:
+async def wait_for_database(settings: Settings, give_up_after: float) -> None:
     engine = create_engine(settings, pooled=False)
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + give_up_after
     delay, attempt = _FIRST_DELAY, 0
     try:
         while True:
@@ -40,12 +40,12 @@ async def wait_for_database(settings: Settings, timeout: float) -> None:
             try:
                 async with engine.connect() as conn:
                     await conn.execute(text("SELECT 1"))
-            except Exception as error:  # noqa: BLE001 - any failure means "not yet"
+            except Exception as error:
                 reason = type(error).__name__
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise DatabaseNotReadyError(
-                        f"database not reachable after {timeout:g}s ({attempt} attempts, "
+                        f"database not reachable after {give_up_after:g}s ({attempt} attempts, "
                         f"last error: {reason})"
                     ) from None
                 log.info("database not ready (%s); retrying in %.2fs", reason, delay)
