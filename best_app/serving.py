@@ -12,6 +12,9 @@ workers = _settings.web_concurrency
 worker_class = "uvloop"
 graceful_timeout = _settings.graceful_timeout
 include_server_header = False
+# Hypercorn's default (100) overflows under bursts of new connections: the kernel then drops
+# them and clients see resets. The kernel caps it at net.core.somaxconn.
+backlog = 2048
 accesslog = "-"
 errorlog = "-"
 loglevel = _settings.log_level
