@@ -5,7 +5,7 @@ from __future__ import annotations
 from quart import Quart
 from quart_schema import Info, QuartSchema
 
-from best_app import docs, web
+from best_app import docs, metrics, web
 from best_app.config import Settings, load_settings
 from best_app.database import Database
 from best_app.errors import register_error_handlers
@@ -54,4 +54,5 @@ def create_app(settings: Settings | None = None) -> Quart:
 
     register_error_handlers(app)
     web.init_app(app, settings)
+    metrics.init_app(app)
     return app

@@ -6,6 +6,7 @@ database address never have a usable production default.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from typing import Annotated, Literal, Self
 
@@ -68,11 +69,20 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] | None = None
     max_content_length: int = Field(default=65536, ge=1)
     cors_origins: CommaList = ()
+    trusted_proxies: CommaList = ()
+    metrics_token: SecretStr | None = None
 
-    @field_validator("api_tokens", "modules", "cors_origins", mode="before")
+    @field_validator("api_tokens", "modules", "cors_origins", "trusted_proxies", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         return _split_commas(value)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for proxy in value:
+            ipaddress.ip_network(proxy, strict=False)  # ValueError names the bad entry
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import NullPool
 
 from best_app.config import Settings
+from best_app.metrics import instrument_pool
 from best_app.migrations import expected_heads
 
 _SESSION_KEY = "_best_app_db_session"
@@ -77,6 +78,7 @@ class Database:
 
     async def connect(self) -> None:
         self._engine = create_engine(self._settings)
+        instrument_pool(self._engine)
         self._sessions = async_sessionmaker(self._engine, expire_on_commit=False)
 
     async def disconnect(self) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
+from best_app.metrics import POOL_TIMEOUTS
 from best_app.request_id import request_id
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,8 @@ async def _schema_error(error: RequestSchemaValidationError) -> Response:
 
 async def _database_unavailable(error: Exception) -> Response:
     log.warning("database unavailable: %s", type(error).__name__)
+    if isinstance(error, PoolTimeoutError):
+        POOL_TIMEOUTS.inc()
     return problem_response(
         503,
         "The database is unavailable; retry shortly.",

@@ -3,9 +3,24 @@
 hypercorn --config python:best_app.serving 'best_app:create_app()'
 """
 
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from best_app.access_log import AccessLogger
 from best_app.config import load_settings
+from best_app.metrics import MULTIPROC_ENV
 
 _settings = load_settings()
+
+# Metrics from every worker process meet in one directory, emptied when the server starts.
+_metrics_dir = Path(
+    os.environ.get(MULTIPROC_ENV) or Path(tempfile.gettempdir()) / f"best_app-metrics-{os.getpid()}"
+)
+shutil.rmtree(_metrics_dir, ignore_errors=True)
+_metrics_dir.mkdir(parents=True)
+os.environ[MULTIPROC_ENV] = str(_metrics_dir)
 
 bind = [f"{_settings.host}:{_settings.port}"]
 workers = _settings.web_concurrency
@@ -18,4 +33,4 @@ backlog = 2048
 accesslog = "-"
 errorlog = "-"
 loglevel = _settings.log_level
-access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(D)sus "%({x-request-id}o)s"'
+logger_class = AccessLogger

@@ -31,19 +31,24 @@ async def _add_response_headers(response: Response) -> Response:
     return response
 
 
-def _bearer_guard(tokens: tuple[str, ...]) -> Callable[[], Awaitable[None]]:
-    expected = [token.encode() for token in tokens]
+def token_matches(authorization: str, tokens: tuple[str, ...]) -> bool:
+    """Whether an `Authorization: Bearer <token>` header carries one of `tokens`.
 
+    Every token is compared, always, in constant time: nothing to learn from the timing.
+    """
+    scheme, _, offered = authorization.partition(" ")
+    given = offered.strip().encode()
+    matched = False
+    for token in tokens:
+        matched |= hmac.compare_digest(given, token.encode())
+    return scheme.lower() == "bearer" and matched
+
+
+def _bearer_guard(tokens: tuple[str, ...]) -> Callable[[], Awaitable[None]]:
     async def require_token() -> None:
         if request.method not in _WRITE_METHODS:
             return
-        scheme, _, offered = request.headers.get("Authorization", "").partition(" ")
-        given = offered.strip().encode()
-        # Compare against every token, always, in constant time: no early exit to time.
-        matched = False
-        for token in expected:
-            matched |= hmac.compare_digest(given, token)
-        if scheme.lower() != "bearer" or not matched:
+        if not token_matches(request.headers.get("Authorization", ""), tokens):
             raise APIError(
                 401,
                 "A valid bearer token is required for this request.",

@@ -2,7 +2,7 @@
 
 from quart import Blueprint
 
-from best_app.modules import cars, goodbye, health, hello, users
+from best_app.modules import cars, goodbye, health, hello, metrics, users
 
 # Keyed by the names `MODULES` accepts (see `best_app.config.AVAILABLE_MODULES`).
 BLUEPRINTS: dict[str, Blueprint] = {
@@ -12,4 +12,4 @@ BLUEPRINTS: dict[str, Blueprint] = {
     "cars": cars.blueprint,
 }
 # Always on: operators and orchestrators need them whatever else is enabled.
-ALWAYS_ON: tuple[Blueprint, ...] = (health.blueprint,)
+ALWAYS_ON: tuple[Blueprint, ...] = (health.blueprint, metrics.blueprint)
