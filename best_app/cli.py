@@ -10,13 +10,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 import urllib.error
 import urllib.request
+from typing import NoReturn
 
-from best_app.config import load_settings
+from tqdm import tqdm
+
+from best_app.config import Settings, SettingsError, load_settings
+from best_app.database import Database
 from best_app.log_config import configure_logging
 from best_app.prestart import migrate, wait_for_database
+from best_app.seed import seed
 
 
 def _healthcheck(port: int) -> int:
@@ -29,6 +35,37 @@ def _healthcheck(port: int) -> int:
         return 1
 
 
+EXIT_BAD_SETTINGS, EXIT_UNREACHABLE, EXIT_NOT_MIGRATED = 2, 3, 4
+
+
+async def _check(settings: Settings) -> int:
+    database = Database(settings)
+    await database.connect()
+    try:
+        problem = await database.schema_problem()
+    except Exception as error:
+        print(f"database: unreachable ({type(error).__name__})")
+        return EXIT_UNREACHABLE
+    finally:
+        await database.disconnect()
+    print("database: reachable")
+    if problem is not None:
+        print(f"migrations: {problem}")
+        return EXIT_NOT_MIGRATED
+    print("migrations: at head")
+    return 0
+
+
+def _seed(settings: Settings, users: int, cars: int, prefix: str) -> None:
+    with tqdm(total=users, unit="user", desc=f"seeding {users} users x {cars} cars") as bar:
+        asyncio.run(seed(settings, users, cars, prefix=prefix, progress=bar.update))
+
+
+def _serve() -> NoReturn:
+    command = [sys.executable, "-m", "hypercorn", "--config", "python:best_app.serving"]
+    os.execv(sys.executable, [*command, "best_app:create_app()"])  # noqa: S606
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="best-app", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -36,9 +73,21 @@ def main(argv: list[str] | None = None) -> int:
     wait.add_argument("--timeout", type=float, help="seconds (default: DB_WAIT_TIMEOUT)")
     commands.add_parser("migrate", help="alembic upgrade head under an advisory lock")
     commands.add_parser("healthcheck", help="exit 0 when /readyz on this host answers 200")
+    commands.add_parser("serve", help="serve with Hypercorn (best_app/serving.py)")
+    commands.add_parser("check", help="settings, database and migrations: exit 0 when ready")
+    seeding = commands.add_parser("seed", help="bulk-load users and their cars")
+    seeding.add_argument("--users", type=int, default=1000)
+    seeding.add_argument("--cars", type=int, default=5, help="cars per user")
+    seeding.add_argument("--prefix", default="seed", help="usernames are PREFIX-1, PREFIX-2, ...")
     args = parser.parse_args(argv)
 
-    settings = load_settings()
+    if args.command == "serve":
+        _serve()
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        print(error.code, file=sys.stderr)
+        return EXIT_BAD_SETTINGS
     configure_logging(settings)
     logging.getLogger("best_app").setLevel(logging.INFO)
     match args.command:
@@ -49,4 +98,9 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(migrate(settings))
         case "healthcheck":
             return _healthcheck(settings.port)
+        case "check":
+            print("settings: valid")
+            return asyncio.run(_check(settings))
+        case "seed":
+            _seed(settings, args.users, args.cars, args.prefix)
     return 0
