@@ -26,7 +26,11 @@ PROPERTY_SETTINGS = settings(
 any_text = st.text(st.characters(exclude_categories=("Cs",)), max_size=100)
 valid_username = st.from_regex(r"\A[A-Za-z0-9_.-]{1,64}\Z").filter(lambda s: s not in {".", ".."})
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | any_text,
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | any_text,
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(any_text, inner, max_size=3),
     max_leaves=5,
 )

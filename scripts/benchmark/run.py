@@ -1,0 +1,355 @@
+"""Side-by-side HTTP benchmark: best_app vs the seed's Flask stack vs a framework-free ceiling.
+
+    scripts/bench [--rounds 3] [--duration 10] [--connections 64] [--out bench-results]
+
+One PostgreSQL database with 10,000 users and 5 cars each; three servers on 127.0.0.1, each
+one worker; wrk in interleaved rounds (A B C A B C ...) so drift hits all alike. Reports
+median requests/s, p50/p99 latency, non-2xx and peak RSS, with ratios, as JSON, Markdown and
+a PNG chart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+from alembic import command
+from sqlalchemy.engine import make_url
+from tqdm import tqdm
+
+from best_app.config import Settings, normalise_database_url
+from best_app.migrations import alembic_config
+from best_app.seed import seed
+from scripts import embedded_pg
+
+ROOT = Path(__file__).resolve().parents[2]
+TOKEN = "bench-token"  # noqa: S105 - a throwaway token for the benchmark server
+USERS, CARS = 10_000, 5
+CONTESTANTS = ("best_app", "seed", "ceiling")
+ENDPOINTS: dict[str, str] = {
+    "GET /hello/say": 'request = function() return wrk.format("GET", "/hello/say") end',
+    "GET /users/{username}": (
+        'request = function() return wrk.format("GET", "/users/seed-" .. math.random(1, 10000)) end'
+    ),
+    "GET /users/{username}/cars": (
+        "request = function() return wrk.format("
+        '"GET", "/users/seed-" .. math.random(1, 10000) .. "/cars") end'
+    ),
+    "POST /users (existing)": (
+        "request = function() return wrk.format("
+        '"POST", "/users", nil, \'{"username": "seed-\' .. math.random(1, 10000) .. \'"}\') end'
+    ),
+    "POST /users/{username}/cars": (
+        "request = function() return wrk.format("
+        '"POST", "/users/seed-" .. math.random(1, 10000) .. "/cars", nil, \'{"model": "Golf"}\') end'
+    ),
+}
+WRK_DONE = (
+    """
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer %s"
+done = function(summary, latency, requests)
+  io.write(string.format(
+    '\\nRESULT {"requests": %%d, "duration_us": %%d, "non2xx": %%d, "socket_errors": %%d, "p50_us": %%d, "p99_us": %%d}\\n',
+    summary.requests, summary.duration, summary.errors.status,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    latency:percentile(50), latency:percentile(99)))
+end
+"""
+    % TOKEN
+)
+
+
+@dataclass
+class Server:
+    name: str
+    url: str
+    process: subprocess.Popen[bytes]
+    peak_worker_rss: int = 0
+    peak_total_rss: int = 0
+
+    def sample(self) -> None:
+        try:
+            procs = [psutil.Process(self.process.pid)]
+            procs += procs[0].children(recursive=True)
+            rss = [p.memory_info().rss for p in procs]
+        except psutil.Error:
+            return
+        self.peak_worker_rss = max(self.peak_worker_rss, *rss)
+        self.peak_total_rss = max(self.peak_total_rss, sum(rss))
+
+
+@dataclass
+class Result:
+    rps: list[float] = field(default_factory=list)
+    p50_ms: list[float] = field(default_factory=list)
+    p99_ms: list[float] = field(default_factory=list)
+    non2xx: int = 0
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def prepare_database(server_url: str) -> str:
+    """A fresh `best_app_bench` database, migrated and loaded; returns its URL."""
+    url = make_url(normalise_database_url(server_url))
+    dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+    async def recreate() -> None:
+        import asyncpg
+
+        conn = await asyncpg.connect(dsn)
+        try:
+            await conn.execute("DROP DATABASE IF EXISTS best_app_bench WITH (FORCE)")
+            await conn.execute("CREATE DATABASE best_app_bench")
+        finally:
+            await conn.close()
+
+    asyncio.run(recreate())
+    bench_url = url.set(database="best_app_bench").render_as_string(hide_password=False)
+    config = alembic_config()
+    config.attributes["database_url"] = bench_url
+    config.attributes["configure_logger"] = False
+    command.upgrade(config, "head")
+    settings = Settings(_env_file=None, database_url=bench_url)
+    with tqdm(total=USERS, unit="user", desc=f"loading {USERS} users x {CARS} cars") as bar:
+        asyncio.run(seed(settings, USERS, CARS, progress=bar.update))
+    return bench_url
+
+
+def start_servers(database_url: str, logs: Path) -> dict[str, Server]:
+    url = make_url(database_url)
+    plain = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    psycopg2 = url.set(drivername="postgresql+psycopg2").render_as_string(hide_password=False)
+    python = sys.executable
+    base_env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "API_TOKENS"}}
+    base_env["PYTHONPATH"] = str(ROOT)
+    commands: dict[str, tuple[list[str], dict[str, str]]] = {}
+    ports = {name: _free_port() for name in CONTESTANTS}
+    commands["best_app"] = (
+        [python, "-m", "hypercorn", "--config", "python:best_app.serving", "best_app:create_app()"],
+        {
+            "APP_ENV": "production", "SECRET_KEY": "b" * 40, "API_TOKENS": TOKEN,
+            "DATABASE_URL": plain, "HOST": "127.0.0.1", "PORT": str(ports["best_app"]),
+            "WEB_CONCURRENCY": "1",
+        },
+    )  # fmt: skip
+    commands["seed"] = (
+        [python, "-m", "waitress", "--host=127.0.0.1", f"--port={ports['seed']}",
+         "--call", "scripts.benchmark.seed_stack:create_app"],
+        {"SEED_DATABASE_URL": psycopg2},
+    )  # fmt: skip
+    commands["ceiling"] = (
+        [python, "-m", "hypercorn", "-k", "uvloop", "-w", "1", "--backlog", "2048",
+         "-b", f"127.0.0.1:{ports['ceiling']}", "scripts.benchmark.ceiling:app"],
+        {"CEILING_DATABASE_URL": plain},
+    )  # fmt: skip
+    servers = {}
+    for name, (argv, env) in commands.items():
+        log = (logs / f"{name}.log").open("wb")
+        process = subprocess.Popen(  # noqa: S603
+            argv, cwd=ROOT, env=base_env | env, stdout=log, stderr=subprocess.STDOUT
+        )
+        servers[name] = Server(name, f"http://127.0.0.1:{ports[name]}", process)
+    for server in servers.values():
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{server.url}/hello/say", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if server.process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(
+                    f"{server.name} did not start; see {logs / (server.name + '.log')}"
+                )
+            time.sleep(0.2)
+    return servers
+
+
+def run_wrk(url: str, script: Path, duration: float, connections: int) -> dict[str, int]:
+    out = subprocess.run(  # noqa: S603
+        ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--timeout", "10s", "-s", str(script), url],  # noqa: S607
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    line = next(line for line in out.splitlines() if line.startswith("RESULT "))
+    result: dict[str, int] = json.loads(line.removeprefix("RESULT "))
+    return result
+
+
+def benchmark(servers: dict[str, Server], rounds: int, duration: float, connections: int,
+              scripts_dir: Path) -> dict[str, dict[str, Result]]:  # fmt: skip
+    results = {ep: {name: Result() for name in servers} for ep in ENDPOINTS}
+    scripts = {}
+    for i, (endpoint, lua) in enumerate(ENDPOINTS.items()):
+        scripts[endpoint] = scripts_dir / f"endpoint{i}.lua"
+        scripts[endpoint].write_text(lua + "\n" + WRK_DONE)
+    stop = threading.Event()
+
+    def sampler() -> None:
+        while not stop.is_set():
+            for server in servers.values():
+                server.sample()
+            time.sleep(0.25)
+
+    thread = threading.Thread(target=sampler, daemon=True)
+    thread.start()
+    total = rounds * len(ENDPOINTS) * len(servers)
+    with tqdm(total=total, desc="wrk runs", unit="run") as bar:
+        for round_no in range(rounds):
+            for endpoint, script in scripts.items():
+                for name, server in servers.items():
+                    if round_no == 0:  # warm-up: connections, caches, prepared statements
+                        run_wrk(server.url, script, 2, connections)
+                    measured = run_wrk(server.url, script, duration, connections)
+                    result = results[endpoint][name]
+                    result.rps.append(measured["requests"] / (measured["duration_us"] / 1e6))
+                    result.p50_ms.append(measured["p50_us"] / 1000)
+                    result.p99_ms.append(measured["p99_us"] / 1000)
+                    result.non2xx += measured["non2xx"] + measured["socket_errors"]
+                    bar.update()
+    stop.set()
+    thread.join()
+    return results
+
+
+def summarise(results: dict[str, dict[str, Result]], servers: dict[str, Server],
+              args: argparse.Namespace) -> dict[str, Any]:  # fmt: skip
+    table: dict[str, Any] = {}
+    for endpoint, by_name in results.items():
+        row: dict[str, Any] = {}
+        for name, result in by_name.items():
+            row[name] = {
+                "rps": statistics.median(result.rps),
+                "rps_rounds": [round(r, 1) for r in result.rps],
+                "p50_ms": statistics.median(result.p50_ms),
+                "p99_ms": statistics.median(result.p99_ms),
+                "non2xx": result.non2xx,
+            }
+        row["best_app/seed"] = row["best_app"]["rps"] / row["seed"]["rps"]
+        row["best_app/ceiling"] = row["best_app"]["rps"] / row["ceiling"]["rps"]
+        table[endpoint] = row
+    return {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "processor": platform.processor() or platform.machine(),
+            "python": platform.python_version(),
+            "system": f"{platform.system()} {platform.release()}",
+        },
+        "settings": {"rounds": args.rounds, "duration_s": args.duration,
+                     "connections": args.connections, "users": USERS, "cars_per_user": CARS},
+        "peak_rss_mb": {
+            name: {"worker": s.peak_worker_rss / 2**20, "all_processes": s.peak_total_rss / 2**20}
+            for name, s in servers.items()
+        },
+        "endpoints": table,
+    }  # fmt: skip
+
+
+def markdown(summary: dict[str, Any]) -> str:
+    lines = [
+        "| endpoint | best_app req/s | seed req/s | ceiling req/s | best_app/seed | "
+        "best_app/ceiling | p50 ms (best/seed/ceil) | p99 ms (best/seed/ceil) | non-2xx |",
+        "|---|---:|---:|---:|---:|---:|---|---|---:|",
+    ]
+    for endpoint, row in summary["endpoints"].items():
+        b, s, c = row["best_app"], row["seed"], row["ceiling"]
+        lines.append(
+            f"| `{endpoint}` | {b['rps']:,.0f} | {s['rps']:,.0f} | {c['rps']:,.0f} | "
+            f"{row['best_app/seed']:.2f}x | {row['best_app/ceiling']:.2f}x | "
+            f"{b['p50_ms']:.1f} / {s['p50_ms']:.1f} / {c['p50_ms']:.1f} | "
+            f"{b['p99_ms']:.1f} / {s['p99_ms']:.1f} / {c['p99_ms']:.1f} | "
+            f"{b['non2xx'] + s['non2xx'] + c['non2xx']} |"
+        )
+    rss = summary["peak_rss_mb"]
+    lines.append("")
+    lines.append(
+        "Peak RSS per worker process (MB): "
+        + ", ".join(f"{name} {v['worker']:.0f}" for name, v in rss.items())
+    )
+    m, st = summary["machine"], summary["settings"]
+    lines.append(
+        f"Machine: {m['cpus']} CPUs ({m['processor']}), {m['system']}, Python {m['python']}; "
+        f"wrk -t2 -c{st['connections']}, {st['rounds']} rounds x {st['duration_s']:g} s, "
+        "medians over rounds."
+    )
+    return "\n".join(lines) + "\n"
+
+
+def chart(summary: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    endpoints = list(summary["endpoints"])
+    fig, ax = plt.subplots(figsize=(11, 4.5))
+    width = 0.27
+    colours = {"best_app": "#2b7bba", "seed": "#b0b0b0", "ceiling": "#4caf50"}
+    for i, name in enumerate(CONTESTANTS):
+        values = [summary["endpoints"][ep][name]["rps"] for ep in endpoints]
+        ax.bar([x + (i - 1) * width for x in range(len(endpoints))], values, width,
+               label=name, color=colours[name])  # fmt: skip
+    ax.set_xticks(range(len(endpoints)))
+    ax.set_xticklabels([ep.replace(" (existing)", "\n(existing)") for ep in endpoints], fontsize=8)
+    ax.set_ylabel("requests/s (median, one worker)")
+    ax.set_title("best_app vs the seed's Flask stack vs a raw asyncpg ASGI ceiling")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench-results")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is needed: apt-get install wrk (or brew install wrk)")
+    args.out.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="best_app-bench-"))
+    server_url = os.environ.get("BENCH_DATABASE_URL") or embedded_pg.start(
+        ROOT / ".data" / "pg", "postgres"
+    )
+    database_url = prepare_database(server_url)
+    servers = start_servers(database_url, work)
+    try:
+        results = benchmark(servers, args.rounds, args.duration, args.connections, work)
+    finally:
+        for server in servers.values():
+            server.process.terminate()
+            server.process.wait(timeout=30)
+    summary = summarise(results, servers, args)
+    (args.out / "results.json").write_text(json.dumps(summary, indent=2))
+    table = markdown(summary)
+    (args.out / "results.md").write_text(table)
+    chart(summary, args.out / "chart.png")
+    print(table)
+    print(f"written to {args.out}/ (results.json, results.md, chart.png)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
