@@ -189,7 +189,7 @@ def start_servers(database_url: str, logs: Path) -> dict[str, Server]:
 
 def run_wrk(url: str, script: Path, duration: float, connections: int) -> dict[str, int]:
     out = subprocess.run(  # noqa: S603
-        ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--timeout", "10s", "-s", str(script), url],  # noqa: S607
+        ["wrk", "-t2", f"-c{connections}", f"-d{duration:g}s", "--timeout", "10s", "-s", str(script), url],  # noqa: S607
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     line = next(line for line in out.splitlines() if line.startswith("RESULT "))
