@@ -6,7 +6,10 @@ import hmac
 from collections.abc import Awaitable, Callable
 
 from quart import Quart, Response, request
+from quart.sessions import SessionInterface, SessionMixin
+from quart.wrappers import BaseRequestWebsocket
 from quart_cors import cors
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from best_app.config import Settings
 from best_app.errors import APIError
@@ -59,7 +62,20 @@ def _bearer_guard(tokens: tuple[str, ...]) -> Callable[[], Awaitable[None]]:
     return require_token
 
 
+class NoSessions(SessionInterface):
+    """The API is stateless (bearer tokens, no cookies): open no cookie session per request."""
+
+    async def open_session(self, app: Quart, request: BaseRequestWebsocket) -> None:
+        return None
+
+    async def save_session(
+        self, app: Quart, session: SessionMixin, response: Response | WerkzeugResponse | None
+    ) -> None:
+        return None
+
+
 def init_app(app: Quart, settings: Settings) -> None:
+    app.session_interface = NoSessions()  # type: ignore[assignment]
     app.after_request(_add_response_headers)
     if settings.api_tokens:
         app.before_request(_bearer_guard(settings.api_tokens))

@@ -29,8 +29,10 @@ async def register_user_if_not_exist(
 ) -> tuple[User, bool]:
     """Return the user named `username` and whether this call created them.
 
-    `INSERT ... ON CONFLICT DO NOTHING` lets the database settle races between concurrent
-    callers; the loser reads the winner's row instead of raising a unique violation.
+    An existing user is read and returned (one read-only statement: the common, idempotent
+    case). Otherwise `INSERT ... ON CONFLICT DO NOTHING` lets the database settle races
+    between concurrent callers; a loser reads the winner's row instead of raising a unique
+    violation. The read first is an optimisation, never the guard: the insert is.
     """
     values: dict[str, object] = {"username": username}
     if role is not None:
@@ -43,6 +45,9 @@ async def register_user_if_not_exist(
         .on_conflict_do_nothing(index_elements=[User.username])
         .returning(User)
     )
+    existing = await get_by_username(session, username)
+    if existing is not None:
+        return existing, False
     for _ in range(_REGISTER_ATTEMPTS):
         created = (await session.scalars(insert_stmt)).one_or_none()
         await session.commit()
