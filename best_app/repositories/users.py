@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -59,8 +59,15 @@ async def register_user_if_not_exist(
     raise RuntimeError(f"user {username!r} kept vanishing while being registered")
 
 
+# A hot read: a Core statement on the session's connection skips the ORM's per-execute work
+# (compile state, identity map); the row becomes a plain, session-less User.
+_BY_USERNAME = select(User.__table__).where(User.__table__.c.username == bindparam("username"))
+
+
 async def get_by_username(session: AsyncSession, username: str) -> User | None:
-    return (await session.scalars(select(User).where(User.username == username))).one_or_none()
+    connection = await session.connection()
+    row = (await connection.execute(_BY_USERNAME, {"username": username})).one_or_none()
+    return None if row is None else User(**row._mapping)
 
 
 async def list_users(

@@ -152,6 +152,9 @@ def start_servers(database_url: str, logs: Path) -> dict[str, Server]:
             "APP_ENV": "production", "SECRET_KEY": "b" * 40, "API_TOKENS": TOKEN,
             "DATABASE_URL": plain, "HOST": "127.0.0.1", "PORT": str(ports["best_app"]),
             "WEB_CONCURRENCY": "1",
+            # The ceiling's 20 connections, all kept: with 10 + 10 overflow, 64 concurrent
+            # clients make SQLAlchemy open and close overflow connections all the time.
+            "DB_POOL_SIZE": "20", "DB_MAX_OVERFLOW": "0",
         },
     )  # fmt: skip
     commands["seed"] = (
