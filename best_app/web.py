@@ -47,17 +47,21 @@ def token_matches(authorization: str, tokens: tuple[str, ...]) -> bool:
     return scheme.lower() == "bearer" and matched
 
 
+def require_bearer(tokens: tuple[str, ...], realm: str) -> None:
+    """401 (with `WWW-Authenticate`) unless the request carries one of `tokens`."""
+    if not token_matches(request.headers.get("Authorization", ""), tokens):
+        raise APIError(
+            401,
+            "A valid bearer token is required for this request.",
+            type_="urn:best-app:problem:unauthorized",
+            headers={"WWW-Authenticate": f'Bearer realm="{realm}"'},
+        )
+
+
 def _bearer_guard(tokens: tuple[str, ...]) -> Callable[[], Awaitable[None]]:
     async def require_token() -> None:
-        if request.method not in _WRITE_METHODS:
-            return
-        if not token_matches(request.headers.get("Authorization", ""), tokens):
-            raise APIError(
-                401,
-                "A valid bearer token is required for this request.",
-                type_="urn:best-app:problem:unauthorized",
-                headers={"WWW-Authenticate": 'Bearer realm="best_app"'},
-            )
+        if request.method in _WRITE_METHODS:
+            require_bearer(tokens, "best_app")
 
     return require_token
 
