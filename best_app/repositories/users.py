@@ -34,6 +34,9 @@ async def register_user_if_not_exist(
     between concurrent callers; a loser reads the winner's row instead of raising a unique
     violation. The read first is an optimisation, never the guard: the insert is.
     """
+    existing = await get_by_username(session, username)
+    if existing is not None:
+        return existing, False
     values: dict[str, object] = {"username": username}
     if role is not None:
         values["role"] = role
@@ -45,9 +48,6 @@ async def register_user_if_not_exist(
         .on_conflict_do_nothing(index_elements=[User.username])
         .returning(User)
     )
-    existing = await get_by_username(session, username)
-    if existing is not None:
-        return existing, False
     for _ in range(_REGISTER_ATTEMPTS):
         created = (await session.scalars(insert_stmt)).one_or_none()
         await session.commit()
