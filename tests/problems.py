@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from quart.typing import TestClientProtocol  # noqa: F401  (re-exported for tests' annotations)
 from quart.wrappers import Response
 
 
