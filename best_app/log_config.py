@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from quart import has_request_context
 
 from best_app.config import Settings
 from best_app.request_id import request_id
@@ -22,13 +21,9 @@ from best_app.request_id import request_id
 FIELDS = "best_app_fields"
 
 
-def _current_request_id() -> str | None:
-    return request_id() if has_request_context() else None
-
-
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
     fields: dict[str, Any] = dict(getattr(record, FIELDS, None) or {})
-    rid = _current_request_id()
+    rid = request_id()
     if rid is not None:
         fields.setdefault("request_id", rid)
     return fields

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import time
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -25,20 +24,19 @@ from prometheus_client import (
 )
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.process_collector import ProcessCollector
-from quart import Quart, Response, g, request
+from quart import Quart, Response
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 _PROCESS_REFRESH_SECONDS = 5.0
-_START = "_best_app_started"
 
 REQUESTS = Counter(
     "best_app_http_requests_total", "HTTP requests answered", ["method", "route", "status"]
 )
 LATENCY = Histogram(
     "best_app_http_request_duration_seconds",
-    "Time from the app receiving a request to its response",
+    "Time from the app receiving a request to having sent its response",
     ["method", "route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
@@ -69,18 +67,23 @@ def multiprocess() -> bool:
     return bool(os.environ.get(MULTIPROC_ENV))
 
 
-async def _start_timer() -> None:
-    setattr(g, _START, time.perf_counter())
+# Methods outside this set share one label value, so junk methods cannot grow the series.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+# (method, route, status) -> its counter and histogram children, resolved once.
+_series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
 
-async def _observe(response: Response) -> Response:
-    started: float | None = g.get(_START)
-    rule = request.url_rule
-    route = rule.rule if rule is not None else "<unmatched>"
-    REQUESTS.labels(request.method, route, str(response.status_code)).inc()
-    if started is not None:
-        LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
-    return response
+def observe(method: str, route: str, status: int, seconds: float) -> None:
+    """Count and time one answered request (called by `best_app.edge.Edge`)."""
+    key = (method if method in _METHODS else "OTHER", route, status)
+    series = _series.get(key)
+    if series is None:
+        series = _series[key] = (
+            REQUESTS.labels(key[0], route, str(status)),
+            LATENCY.labels(key[0], route),
+        )
+    series[0].inc()
+    series[1].observe(seconds)
 
 
 def instrument_pool(engine: AsyncEngine) -> None:
@@ -125,8 +128,6 @@ def exposition() -> Response:
 
 
 def init_app(app: Quart) -> None:
-    app.before_request(_start_timer)
-    app.after_request(_observe)
     refresher: asyncio.Task[None] | None = None
 
     async def start() -> None:

@@ -1,21 +1,17 @@
-"""The request id: the client's `X-Request-ID` when it is safe to echo, else a new one."""
+"""The request id: the client's `X-Request-ID` when it is safe to echo, else a new one.
+
+`best_app.edge.Edge` decides it once per request and sets `REQUEST_ID` for the code that runs
+for that request (handlers, error handlers, log lines); it is None outside a request.
+"""
 
 from __future__ import annotations
 
-import re
-import uuid
-
-from quart import g, request
+from contextvars import ContextVar
 
 HEADER = "X-Request-ID"
-_VALID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+REQUEST_ID: ContextVar[str | None] = ContextVar("best_app_request_id", default=None)
 
 
-def request_id() -> str:
-    """The id of the request being handled, decided once, on first use."""
-    rid: str | None = g.get("request_id")
-    if rid is None:
-        offered = request.headers.get(HEADER, "")
-        rid = offered if _VALID.fullmatch(offered) else uuid.uuid4().hex
-        g.request_id = rid
-    return rid
+def request_id() -> str | None:
+    """The id of the request being handled, or None outside one."""
+    return REQUEST_ID.get()

@@ -1,4 +1,7 @@
-"""Cross-cutting HTTP concerns: request ids, security headers, bearer auth on writes, CORS."""
+"""Cross-cutting HTTP concerns inside Quart: bearer auth on writes, no cookie sessions, CORS.
+
+(Request ids, security headers and request metrics are ASGI middleware: `best_app.edge`.)
+"""
 
 from __future__ import annotations
 
@@ -14,24 +17,8 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from best_app.config import Settings
 from best_app.errors import APIError
 from best_app.request_id import HEADER as REQUEST_ID_HEADER
-from best_app.request_id import request_id
 
-# The API only ever returns JSON or text: nothing may load, frame or run anything.
-API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-_STATIC_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-}
-
-
-async def _add_response_headers(response: Response) -> Response:
-    headers = response.headers
-    headers[REQUEST_ID_HEADER] = request_id()
-    headers.update(_STATIC_HEADERS)
-    headers.setdefault("Content-Security-Policy", API_CSP)  # a page may set its own
-    return response
 
 
 def token_matches(authorization: str, tokens: tuple[str, ...]) -> bool:
@@ -80,7 +67,6 @@ class NoSessions(SessionInterface):
 
 def init_app(app: Quart, settings: Settings) -> None:
     app.session_interface = NoSessions()  # type: ignore[assignment]
-    app.after_request(_add_response_headers)
     if settings.api_tokens:
         app.before_request(_bearer_guard(settings.api_tokens))
     if settings.cors_origins:

@@ -1,0 +1,95 @@
+"""The ASGI layer around Quart: what every HTTP exchange gets, done once per request.
+
+Every response carries the request id and the security headers, and every request is counted
+and timed for `/metrics`. As Quart `before_request`/`after_request` hooks this work went
+through context-local proxies and werkzeug header objects and cost about a quarter of a
+`GET /hello/say` (measured with `scripts/bench`); here it is one plain ASGI wrapper that
+reads the request id from the scope and appends pre-encoded header pairs.
+
+It wraps `app.asgi_app` (Quart's place for middleware), so the test client goes through it too.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Callable
+
+from hypercorn.typing import (
+    ASGIReceiveCallable,
+    ASGISendCallable,
+    ASGISendEvent,
+    HTTPResponseStartEvent,
+    HTTPScope,
+    Scope,
+)
+
+from best_app.request_id import HEADER, REQUEST_ID
+
+ASGIApp = Callable[[Scope, ASGIReceiveCallable, ASGISendCallable], object]
+# Observes one answered request: method, route template, status, seconds.
+Observer = Callable[[str, str, int, float], None]
+
+# The API only ever returns JSON or text: nothing may load, frame or run anything.
+API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+_STATIC_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+)
+_CSP = (b"content-security-policy", API_CSP.encode())
+_REQUEST_ID_NAME = HEADER.lower().encode()
+_VALID_REQUEST_ID = re.compile(rb"[A-Za-z0-9._-]{1,128}")
+# The key under which the app records the matched route template in the scope (see
+# `best_app.requests.Request.url_rule`); requests that match no route are "<unmatched>".
+ROUTE_KEY = "best_app.route"
+UNMATCHED = "<unmatched>"
+
+
+def offered_request_id(scope: HTTPScope) -> str | None:
+    """The client's X-Request-ID when it is safe to echo and log, else None."""
+    for name, value in scope["headers"]:
+        if name == _REQUEST_ID_NAME:
+            return value.decode() if _VALID_REQUEST_ID.fullmatch(value) else None
+    return None
+
+
+class Edge:
+    """ASGI middleware: request id, security headers and per-request metrics."""
+
+    def __init__(self, app: ASGIApp, observe: Observer) -> None:
+        self.app = app
+        self.observe = observe
+
+    async def __call__(
+        self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
+    ) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)  # type: ignore[misc]
+            return
+        started = time.perf_counter()
+        rid = offered_request_id(scope) or uuid.uuid4().hex
+        added = (*_STATIC_HEADERS, (_REQUEST_ID_NAME, rid.encode()))
+        status = 500
+
+        async def send_with_headers(message: ASGISendEvent) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = [*message["headers"], *added]
+                # A page that sets its own policy (the docs) keeps it.
+                if not any(name.lower() == _CSP[0] for name, _ in message["headers"]):
+                    headers.append(_CSP)
+                message = HTTPResponseStartEvent(
+                    type="http.response.start", status=status, headers=headers
+                )
+            await send(message)
+
+        token = REQUEST_ID.set(rid)
+        try:
+            await self.app(scope, receive, send_with_headers)  # type: ignore[misc]
+        finally:
+            REQUEST_ID.reset(token)
+            route = str(scope.get(ROUTE_KEY, UNMATCHED))
+            self.observe(scope["method"], route, status, time.perf_counter() - started)
