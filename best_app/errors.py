@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import asyncpg
 import orjson
 from pydantic import ValidationError
 from quart import Quart, Response, request
@@ -121,17 +122,24 @@ async def _database_unavailable(error: Exception) -> Response:
 _UNAVAILABLE_SQLSTATE_CLASSES = frozenset({"08", "53", "57", "40"})
 
 
+def _driver_error_is_unavailable(error: BaseException | None) -> bool:
+    sqlstate = str(getattr(error, "sqlstate", None) or "")
+    return isinstance(error, OSError) or sqlstate[:2] in _UNAVAILABLE_SQLSTATE_CLASSES
+
+
 def database_unavailable(error: DBAPIError) -> bool:
-    sqlstate = str(getattr(error.orig, "sqlstate", None) or "")
-    return (
-        error.connection_invalidated
-        or isinstance(error.orig, OSError)
-        or sqlstate[:2] in _UNAVAILABLE_SQLSTATE_CLASSES
-    )
+    return error.connection_invalidated or _driver_error_is_unavailable(error.orig)
 
 
 async def _database_error(error: DBAPIError) -> Response:
     if database_unavailable(error):
+        return await _database_unavailable(error)
+    return await _unexpected(error)
+
+
+async def _driver_error(error: asyncpg.PostgresError | asyncpg.InterfaceError) -> Response:
+    """An error from a statement run on the driver directly (`repositories.compiled`)."""
+    if _driver_error_is_unavailable(error):
         return await _database_unavailable(error)
     return await _unexpected(error)
 
@@ -148,4 +156,6 @@ def register_error_handlers(app: Quart) -> None:
     app.register_error_handler(PoolTimeoutError, _database_unavailable)
     app.register_error_handler(OSError, _database_unavailable)
     app.register_error_handler(DBAPIError, _database_error)
+    app.register_error_handler(asyncpg.PostgresError, _driver_error)
+    app.register_error_handler(asyncpg.InterfaceError, _driver_error)
     app.register_error_handler(Exception, _unexpected)

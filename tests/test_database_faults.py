@@ -86,3 +86,32 @@ async def test_statement_timeout_is_503_not_500(
             await locker.dispose()
         await assert_problem(response, 503)
         assert response.headers["Retry-After"]
+
+
+async def _kill_the_pooled_connection(database: Database, settings: Settings) -> None:
+    async with database.engine.connect() as conn:
+        backend = await conn.scalar(text("SELECT pg_backend_pid()"))
+    killer = create_engine(settings, pooled=False)
+    try:
+        async with killer.connect() as conn:
+            killed = await conn.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+            assert killed
+    finally:
+        await killer.dispose()
+
+
+async def test_a_connection_killed_under_a_hot_read_is_503_then_replaced(
+    make_settings: Callable[..., Settings], unique: Callable[[str], str]
+) -> None:
+    """Hot reads run on the driver directly; a dead connection must not stay in the pool."""
+    settings = make_settings(db_pool_size=1, db_max_overflow=0)
+    async with create_app(settings).test_app() as app:
+        client = app.test_client()
+        database: Database = app.app.extensions["database"]  # type: ignore[attr-defined]
+        name = unique("u")
+        assert (await client.post("/users", json={"username": name})).status_code == 201
+        for path in (f"/users/{name}", f"/users/{name}/cars"):
+            await _kill_the_pooled_connection(database, make_settings())
+            await assert_problem(await client.get(path), 503)
+            # The broken connection was dropped: the next request gets a new one.
+            assert (await client.get(path)).status_code == 200

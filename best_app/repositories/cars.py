@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, insert, literal, select
+from sqlalchemy import bindparam, delete, insert, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from best_app.models import Car, User
+from best_app.repositories.compiled import CompiledQuery
 from best_app.repositories.pages import Page
 
 
@@ -27,24 +28,32 @@ async def buy_car(session: AsyncSession, username: str, model: str) -> Car | Non
     return car
 
 
+# The owner's id comes along so that "no such user" (no row) and "no cars" (one row of NULL
+# car columns) are told apart in the same query. Ids start at 1, so `after` 0 means "from
+# the start".
+_USER_CARS = CompiledQuery(
+    select(User.id.label("user_id"), Car.id, Car.model, Car.owner_id)
+    .outerjoin(Car, (Car.owner_id == User.id) & (Car.id > bindparam("after")))
+    .where(User.username == bindparam("username"))
+    .order_by(Car.id)
+    .limit(bindparam("limit"))
+)
+
+
 async def get_user_cars(
     session: AsyncSession, username: str, *, limit: int = 50, after: int | None = None
 ) -> Page[Car] | None:
     """The user's cars by id, or None when there is no such user (one query either way)."""
-    car_on = Car.owner_id == User.id
-    if after is not None:
-        car_on &= Car.id > after
-    stmt = (
-        select(User.id, Car)
-        .outerjoin(Car, car_on)
-        .where(User.username == username)
-        .order_by(Car.id)
-        .limit(limit + 1)
+    rows = await _USER_CARS.fetch(
+        session, username=username, after=0 if after is None else after, limit=limit + 1
     )
-    rows = (await session.execute(stmt)).all()
     if not rows:
         return None
-    cars = [car for _, car in rows if car is not None]
+    cars = [
+        Car(id=row["id"], model=row["model"], owner_id=row["owner_id"])
+        for row in rows
+        if row["id"] is not None
+    ]
     return Page.from_rows(cars, limit)
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from best_app.models import User
+from best_app.repositories.compiled import CompiledQuery
 from best_app.repositories.pages import Page
 
 # A concurrent DELETE can remove the row between our INSERT and our SELECT; try again then.
@@ -59,15 +60,15 @@ async def register_user_if_not_exist(
     raise RuntimeError(f"user {username!r} kept vanishing while being registered")
 
 
-# A hot read: a Core statement on the session's connection skips the ORM's per-execute work
-# (compile state, identity map); the row becomes a plain, session-less User.
-_BY_USERNAME = select(User.__table__).where(User.__table__.c.username == bindparam("username"))
+_BY_USERNAME = CompiledQuery(
+    select(User.__table__).where(User.__table__.c.username == bindparam("username"))
+)
 
 
 async def get_by_username(session: AsyncSession, username: str) -> User | None:
-    connection = await session.connection()
-    row = (await connection.execute(_BY_USERNAME, {"username": username})).one_or_none()
-    return None if row is None else User(**row._mapping)
+    """The user named `username` (a plain, session-less `User`), or None."""
+    row = await _BY_USERNAME.fetchrow(session, username=username)
+    return None if row is None else User(**row)
 
 
 async def list_users(
