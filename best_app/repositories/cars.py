@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import bindparam, delete, insert, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -40,9 +42,19 @@ _USER_CARS = CompiledQuery(
 )
 
 
+@dataclass(slots=True)
+class CarRow:
+    """A car as read for display: its columns, without the ORM's identity and change tracking
+    (building a mapped `Car` per row cost more than the query on this hot path)."""
+
+    id: int
+    model: str
+    owner_id: int
+
+
 async def get_user_cars(
     session: AsyncSession, username: str, *, limit: int = 50, after: int | None = None
-) -> Page[Car] | None:
+) -> Page[CarRow] | None:
     """The user's cars by id, or None when there is no such user (one query either way)."""
     rows = await _USER_CARS.fetch(
         session, username=username, after=0 if after is None else after, limit=limit + 1
@@ -50,9 +62,7 @@ async def get_user_cars(
     if not rows:
         return None
     cars = [
-        Car(id=row["id"], model=row["model"], owner_id=row["owner_id"])
-        for row in rows
-        if row["id"] is not None
+        CarRow(row["id"], row["model"], row["owner_id"]) for row in rows if row["id"] is not None
     ]
     return Page.from_rows(cars, limit)
 

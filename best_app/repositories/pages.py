@@ -2,11 +2,19 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from best_app.models.base import IdentityKey
 
-T = TypeVar("T", bound=IdentityKey)
+
+class _Row(Protocol):
+    """A plain row with an id (e.g. `cars.CarRow`)."""
+
+    id: int
+
+
+# Mapped entities or plain rows: anything with an integer id.
+T = TypeVar("T", bound=IdentityKey | _Row)
 
 
 @dataclass(frozen=True, slots=True)
