@@ -50,7 +50,10 @@ class CompiledQuery:
 
     async def _run(self, session: AsyncSession, method: str, params: dict[str, Any]) -> Any:
         connection = await session.connection()
-        driver: asyncpg.Connection = (await connection.get_raw_connection()).driver_connection
+        # Just checked out, so valid: read the pooled connection without `get_raw_connection()`
+        # (a greenlet switch, there only in case a reconnect is needed).
+        pooled = connection.sync_connection.connection  # type: ignore[union-attr]
+        driver: asyncpg.Connection = pooled.driver_connection
         try:
             return await getattr(driver, method)(self.sql, *self._args(params))
         except (OSError, asyncpg.InterfaceError) as error:
