@@ -7,9 +7,12 @@ headers but X-Request-ID (from the response) and X-Forwarded-For (from a trusted
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import ipaddress
 import logging
-from typing import Any
+import time
+from typing import Any, TextIO
 
 from hypercorn.config import Config
 from hypercorn.logging import Logger
@@ -68,29 +71,71 @@ def access_fields(
 
 
 class AccessLogger(Logger):
+    """Hypercorn's logger, with access lines rendered and written here.
+
+    An access line is made per request, so it skips the `logging` machinery (a `LogRecord`,
+    the caller lookup, handler locks) and the write per line (stdout is unbuffered in the
+    container): together about a tenth of a `GET /hello/say`, measured. Lines are rendered by
+    the app's formatter and written to the stream of the handler Hypercorn made for
+    `accesslog` in batches: within `FLUSH_SECONDS`, or at `BATCH_LINES`, and at exit.
+    Hypercorn's own lines, and the app's, still go through logging, unbatched.
+    """
+
+    FLUSH_SECONDS = 0.1
+    BATCH_LINES = 64
+
     def __init__(self, config: Config, settings: Settings | None = None) -> None:
         super().__init__(config)
         settings = settings if settings is not None else load_settings()
         self._trusted = tuple(
             ipaddress.ip_network(proxy, strict=False) for proxy in settings.trusted_proxies
         )
-        formatter = formatter_for(settings)
+        self._formatter = formatter_for(settings)
         for logger in (self.access_logger, self.error_logger):
             for handler in logger.handlers if logger is not None else ():
-                handler.setFormatter(formatter)
+                handler.setFormatter(self._formatter)
+        handlers = self.access_logger.handlers if self.access_logger is not None else []
+        # Written directly only to the one stream handler Hypercorn creates from `accesslog`
+        # ("-" or a file); a logger passed in by other means keeps its own handlers.
+        self._stream: TextIO | None = (
+            handlers[0].stream
+            if len(handlers) == 1 and isinstance(handlers[0], logging.StreamHandler)
+            else None
+        )
+        self._pending: list[str] = []
+        self._flush_scheduled = False
+        atexit.register(self.flush)
 
     async def access(
         self, request: WWWScope, response: ResponseSummary | None, request_time: float
     ) -> None:
-        if self.access_logger is None or not self.access_logger.isEnabledFor(logging.INFO):
+        logger = self.access_logger
+        if logger is None or not logger.isEnabledFor(logging.INFO):
             return
         fields = access_fields(request, response, request_time, self._trusted)
-        self.access_logger.info(
-            "%s %s %s %.1fms %s",
-            fields["method"],
-            fields["path"],
-            fields["status"],
-            fields["duration_ms"],
-            fields["client"],
-            extra={FIELDS: fields},
+        message = (
+            f"{fields['method']} {fields['path']} {fields['status']} "
+            f"{fields['duration_ms']:.1f}ms {fields['client']}"
         )
+        if self._stream is None:
+            logger.info("%s", message, extra={FIELDS: fields})
+            return
+        self._pending.append(
+            self._formatter.line(time.time(), "INFO", logger.name, message, fields=fields) + "\n"
+        )
+        if len(self._pending) >= self.BATCH_LINES:
+            self.flush()
+        elif not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_later(self.FLUSH_SECONDS, self._scheduled_flush)
+
+    def _scheduled_flush(self) -> None:
+        self._flush_scheduled = False
+        self.flush()
+
+    def flush(self) -> None:
+        """Write the pending access lines."""
+        if self._pending and self._stream is not None:
+            lines, self._pending = self._pending, []
+            self._stream.write("".join(lines))
+            self._stream.flush()

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,32 +31,78 @@ def _fields(record: logging.LogRecord) -> dict[str, Any]:
     return fields
 
 
-class JsonFormatter(logging.Formatter):
+class LineFormatter(logging.Formatter):
+    """Renders one log line from its parts. `format` takes them from a `LogRecord`; the access
+    logger calls `line` directly, without building a record (see `best_app.access_log`)."""
+
+    def line(
+        self,
+        created: float,
+        level: str,
+        logger: str,
+        message: str,
+        *,
+        fields: Mapping[str, Any],
+        exception: str | None = None,
+    ) -> str:
+        raise NotImplementedError
+
     def format(self, record: logging.LogRecord) -> str:
+        # Logs are for operators; clients never see a traceback.
+        exception = self.formatException(record.exc_info) if record.exc_info else None
+        return self.line(
+            record.created,
+            record.levelname,
+            record.name,
+            record.getMessage(),
+            fields=_fields(record),
+            exception=exception,
+        )
+
+
+class JsonFormatter(LineFormatter):
+    def line(
+        self,
+        created: float,
+        level: str,
+        logger: str,
+        message: str,
+        *,
+        fields: Mapping[str, Any],
+        exception: str | None = None,
+    ) -> str:
         entry: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
+            "time": datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds"),
+            "level": level,
+            "logger": logger,
+            "message": message,
         }
-        entry.update(_fields(record))
-        if record.exc_info:
-            # Logs are for operators; clients never see this.
-            entry["exception"] = self.formatException(record.exc_info)
+        entry.update(fields)
+        if exception is not None:
+            entry["exception"] = exception
         return orjson.dumps(entry, default=str).decode()
 
 
-class TextFormatter(logging.Formatter):
-    def __init__(self) -> None:
-        super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+class TextFormatter(LineFormatter):
+    def line(
+        self,
+        created: float,
+        level: str,
+        logger: str,
+        message: str,
+        *,
+        fields: Mapping[str, Any],
+        exception: str | None = None,
+    ) -> str:
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(created))
+        text = f"{stamp},{int(created * 1000) % 1000:03d} {level:<7} {logger}: {message}"
+        if exception is not None:
+            text = f"{text}\n{exception}"
+        rid = fields.get("request_id")
+        return f"{text} [request_id={rid}]" if rid else text
 
-    def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
-        rid = _fields(record).get("request_id")
-        return f"{line} [request_id={rid}]" if rid else line
 
-
-def formatter_for(settings: Settings) -> logging.Formatter:
+def formatter_for(settings: Settings) -> LineFormatter:
     return JsonFormatter() if settings.effective_log_format == "json" else TextFormatter()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import uuid
 from pathlib import Path
 
@@ -47,6 +48,16 @@ def test_production_logs_one_json_line_per_request(database_url: str, server_log
     assert len(access) == 4  # the readiness probe of run_server, plus our three
     assert any(line["logger"] == "hypercorn.error" for line in lines)  # Hypercorn's own, as JSON
     assert "log-token-123" not in text
+
+
+def test_access_lines_reach_the_log_while_serving(database_url: str, server_log: Path) -> None:
+    """Access lines are written in batches, but flushed within a fraction of a second."""
+    with run_server(server_env(database_url, **PRODUCTION), server_log) as server:
+        httpx.get(f"{server.url}/hello/say", headers={"X-Request-ID": "live-1"})
+        deadline = time.monotonic() + 2
+        while not any(a.get("request_id") == "live-1" for a in _json_lines(server.log())):
+            assert time.monotonic() < deadline, "the access line was not flushed while serving"
+            time.sleep(0.05)
 
 
 def test_untrusted_peers_cannot_spoof_their_address(database_url: str, server_log: Path) -> None:
