@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
-from sqlalchemy import bindparam, delete, insert, literal, select
+from sqlalchemy import String, Table, bindparam, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,21 +14,46 @@ from best_app.repositories.compiled import CompiledQuery
 from best_app.repositories.pages import Page
 
 
-async def buy_car(session: AsyncSession, username: str, model: str) -> Car | None:
+@dataclass(slots=True)
+class CarRow:
+    """A car's columns, without the ORM's identity and change tracking (building a mapped
+    `Car` per row cost more than the query on the hot paths that return cars)."""
+
+    id: int
+    model: str
+    owner_id: int
+
+
+_CARS = cast(Table, Car.__table__)
+_CAR_COLUMNS = (_CARS.c.id, _CARS.c.model, _CARS.c.owner_id)
+# Built once: the owner is looked up inside the INSERT.
+_BUY_CAR = (
+    insert(_CARS)
+    .from_select(
+        [_CARS.c.model, _CARS.c.owner_id],
+        select(bindparam("model", type_=String), User.id).where(
+            User.username == bindparam("username")
+        ),
+    )
+    .returning(*_CAR_COLUMNS)
+)
+
+
+async def buy_car(session: AsyncSession, username: str, model: str) -> CarRow | None:
     """Record that `username` bought a car of `model`; None when there is no such user.
 
     One statement: the owner is looked up inside the INSERT, so a user deleted concurrently
     either blocks the insert (the foreign key) or makes it insert nothing.
     """
-    owner = select(literal(model), User.id).where(User.username == username)
-    stmt = insert(Car).from_select([Car.model, Car.owner_id], owner).returning(Car)
     try:
-        car = (await session.scalars(stmt)).one_or_none()
+        row = (
+            await session.execute(_BUY_CAR, {"model": model, "username": username})
+        ).one_or_none()
         await session.commit()
     except IntegrityError:  # the owner was deleted between our read and the key check
         await session.rollback()
         return None
-    return car
+    return None if row is None else CarRow(*row)
 
 
 # The owner's id comes along so that "no such user" (no row) and "no cars" (one row of NULL
@@ -40,16 +66,6 @@ _USER_CARS = CompiledQuery(
     .order_by(Car.id)
     .limit(bindparam("limit"))
 )
-
-
-@dataclass(slots=True)
-class CarRow:
-    """A car as read for display: its columns, without the ORM's identity and change tracking
-    (building a mapped `Car` per row cost more than the query on this hot path)."""
-
-    id: int
-    model: str
-    owner_id: int
 
 
 async def get_user_cars(
