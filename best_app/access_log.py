@@ -19,7 +19,7 @@ from hypercorn.logging import Logger
 from hypercorn.typing import ResponseSummary, WWWScope
 
 from best_app.config import Settings, load_settings
-from best_app.log_config import FIELDS, formatter_for
+from best_app.log_config import FIELDS, LogLine, formatter_for
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -120,9 +120,8 @@ class AccessLogger(Logger):
         if self._stream is None:
             logger.info("%s", message, extra={FIELDS: fields})
             return
-        self._pending.append(
-            self._formatter.line(time.time(), "INFO", logger.name, message, fields=fields) + "\n"
-        )
+        line = LogLine(time.time(), "INFO", logger.name, message, fields)
+        self._pending.append(self._formatter.render(line) + "\n")
         if len(self._pending) >= self.BATCH_LINES:
             self.flush()
         elif not self._flush_scheduled:

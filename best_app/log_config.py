@@ -11,6 +11,7 @@ import logging
 import sys
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,74 +32,62 @@ def _fields(record: logging.LogRecord) -> dict[str, Any]:
     return fields
 
 
-class LineFormatter(logging.Formatter):
-    """Renders one log line from its parts. `format` takes them from a `LogRecord`; the access
-    logger calls `line` directly, without building a record (see `best_app.access_log`)."""
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    """What a log line says, however it is rendered."""
 
-    def line(
-        self,
-        created: float,
-        level: str,
-        logger: str,
-        message: str,
-        *,
-        fields: Mapping[str, Any],
-        exception: str | None = None,
-    ) -> str:
+    created: float
+    level: str
+    logger: str
+    message: str
+    fields: Mapping[str, Any]
+    exception: str | None = None
+
+
+class LineFormatter(logging.Formatter):
+    """Renders a `LogLine`. `format` makes one from a `LogRecord`; the access logger renders
+    its own without building a record (see `best_app.access_log`)."""
+
+    def render(self, line: LogLine) -> str:
         raise NotImplementedError
 
     def format(self, record: logging.LogRecord) -> str:
         # Logs are for operators; clients never see a traceback.
         exception = self.formatException(record.exc_info) if record.exc_info else None
-        return self.line(
-            record.created,
-            record.levelname,
-            record.name,
-            record.getMessage(),
-            fields=_fields(record),
-            exception=exception,
+        return self.render(
+            LogLine(
+                record.created,
+                record.levelname,
+                record.name,
+                record.getMessage(),
+                _fields(record),
+                exception,
+            )
         )
 
 
 class JsonFormatter(LineFormatter):
-    def line(
-        self,
-        created: float,
-        level: str,
-        logger: str,
-        message: str,
-        *,
-        fields: Mapping[str, Any],
-        exception: str | None = None,
-    ) -> str:
+    def render(self, line: LogLine) -> str:
         entry: dict[str, Any] = {
-            "time": datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds"),
-            "level": level,
-            "logger": logger,
-            "message": message,
+            "time": datetime.fromtimestamp(line.created, UTC).isoformat(timespec="milliseconds"),
+            "level": line.level,
+            "logger": line.logger,
+            "message": line.message,
         }
-        entry.update(fields)
-        if exception is not None:
-            entry["exception"] = exception
+        entry.update(line.fields)
+        if line.exception is not None:
+            entry["exception"] = line.exception
         return orjson.dumps(entry, default=str).decode()
 
 
 class TextFormatter(LineFormatter):
-    def line(
-        self,
-        created: float,
-        level: str,
-        logger: str,
-        message: str,
-        *,
-        fields: Mapping[str, Any],
-        exception: str | None = None,
-    ) -> str:
-        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(created))
-        text = f"{stamp},{int(created * 1000) % 1000:03d} {level:<7} {logger}: {message}"
-        if exception is not None:
-            text = f"{text}\n{exception}"
-        rid = fields.get("request_id")
+    def render(self, line: LogLine) -> str:
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(line.created))
+        millis = int(line.created * 1000) % 1000
+        text = f"{stamp},{millis:03d} {line.level:<7} {line.logger}: {line.message}"
+        if line.exception is not None:
+            text = f"{text}\n{line.exception}"
+        rid = line.fields.get("request_id")
         return f"{text} [request_id={rid}]" if rid else text
 
 
