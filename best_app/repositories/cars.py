@@ -2,40 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import cast
-
-from sqlalchemy import String, Table, bindparam, delete, insert, select
+from sqlalchemy import String, bindparam, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from best_app.models import Car, User
 from best_app.repositories.compiled import CompiledQuery
 from best_app.repositories.pages import Page
+from best_app.repositories.rows import CAR_COLUMNS, CARS, CarRow
 
-
-@dataclass(slots=True)
-class CarRow:
-    """A car's columns, without the ORM's identity and change tracking (building a mapped
-    `Car` per row cost more than the query on the hot paths that return cars)."""
-
-    id: int
-    model: str
-    owner_id: int
-
-
-_CARS = cast(Table, Car.__table__)
-_CAR_COLUMNS = (_CARS.c.id, _CARS.c.model, _CARS.c.owner_id)
 # Built once: the owner is looked up inside the INSERT.
 _BUY_CAR = (
-    insert(_CARS)
+    insert(CARS)
     .from_select(
-        [_CARS.c.model, _CARS.c.owner_id],
+        [CARS.c.model, CARS.c.owner_id],
         select(bindparam("model", type_=String), User.id).where(
             User.username == bindparam("username")
         ),
     )
-    .returning(*_CAR_COLUMNS)
+    .returning(*CAR_COLUMNS)
 )
 
 
@@ -53,14 +38,14 @@ async def buy_car(session: AsyncSession, username: str, model: str) -> CarRow | 
     except IntegrityError:  # the owner was deleted between our read and the key check
         await session.rollback()
         return None
-    return None if row is None else CarRow(*row)
+    return None if row is None else CarRow.of(row)
 
 
 # The owner's id comes along so that "no such user" (no row) and "no cars" (one row of NULL
 # car columns) are told apart in the same query. Ids start at 1, so `after` 0 means "from
 # the start".
 _USER_CARS = CompiledQuery(
-    select(User.id.label("user_id"), Car.id, Car.model, Car.owner_id)
+    select(User.id.label("user_id"), *CAR_COLUMNS)
     .outerjoin(Car, (Car.owner_id == User.id) & (Car.id > bindparam("after")))
     .where(User.username == bindparam("username"))
     .order_by(Car.id)
@@ -83,8 +68,9 @@ async def get_user_cars(
     return Page.from_rows(cars, limit)
 
 
-async def get_car(session: AsyncSession, car_id: int) -> Car | None:
-    return await session.get(Car, car_id)
+async def get_car(session: AsyncSession, car_id: int) -> CarRow | None:
+    row = (await session.execute(select(*CAR_COLUMNS).where(Car.id == car_id))).one_or_none()
+    return None if row is None else CarRow.of(row)
 
 
 async def delete_car(session: AsyncSession, car_id: int) -> bool:

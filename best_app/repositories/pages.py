@@ -4,17 +4,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
-from best_app.models.base import IdentityKey
+
+class _Identified(Protocol):
+    @property
+    def id(self) -> int: ...
 
 
-class _Row(Protocol):
-    """A plain row with an id (e.g. `cars.CarRow`)."""
-
-    id: int
-
-
-# Mapped entities or plain rows: anything with an integer id.
-T = TypeVar("T", bound=IdentityKey | _Row)
+T = TypeVar("T", bound=_Identified)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from best_app.models import User
 from best_app.repositories.compiled import CompiledQuery
 from best_app.repositories.pages import Page
+from best_app.repositories.rows import USER_COLUMNS, USERS, UserRow
 
 # A concurrent DELETE can remove the row between our INSERT and our SELECT; try again then.
 _REGISTER_ATTEMPTS = 3
@@ -27,7 +28,7 @@ async def register_user_if_not_exist(
     *,
     role: str | None = None,
     created_at: dt.date | None = None,
-) -> tuple[User, bool]:
+) -> tuple[UserRow, bool]:
     """Return the user named `username` and whether this call created them.
 
     An existing user is read and returned (one read-only statement: the common, idempotent
@@ -44,42 +45,41 @@ async def register_user_if_not_exist(
     if created_at is not None:
         values["created_at"] = created_at
     insert_stmt = (
-        insert(User)
+        insert(USERS)
         .values(**values)
-        .on_conflict_do_nothing(index_elements=[User.username])
-        .returning(User)
+        .on_conflict_do_nothing(index_elements=[USERS.c.username])
+        .returning(*USER_COLUMNS)
     )
     for _ in range(_REGISTER_ATTEMPTS):
-        created = (await session.scalars(insert_stmt)).one_or_none()
+        created = (await session.execute(insert_stmt)).one_or_none()
         await session.commit()
         if created is not None:
-            return created, True
+            return UserRow.of(created), True
         existing = await get_by_username(session, username)
         if existing is not None:
             return existing, False
     raise RuntimeError(f"user {username!r} kept vanishing while being registered")
 
 
-_BY_USERNAME = CompiledQuery(
-    select(User.__table__).where(User.__table__.c.username == bindparam("username"))
-)
+_BY_USERNAME = CompiledQuery(select(*USER_COLUMNS).where(USERS.c.username == bindparam("username")))
 
 
-async def get_by_username(session: AsyncSession, username: str) -> User | None:
-    """The user named `username` (a plain, session-less `User`), or None."""
+async def get_by_username(session: AsyncSession, username: str) -> UserRow | None:
+    """The user named `username`, or None."""
     row = await _BY_USERNAME.fetchrow(session, username=username)
-    return None if row is None else User(**row)
+    return None if row is None else UserRow.of(row)
 
 
 async def list_users(
     session: AsyncSession, *, role: str | None = None, limit: int = 50, after: int | None = None
-) -> Page[User]:
-    stmt = select(User).order_by(User.id).limit(limit + 1)
+) -> Page[UserRow]:
+    stmt = select(*USER_COLUMNS).order_by(User.id).limit(limit + 1)
     if role is not None:
         stmt = stmt.where(User.role == role)
     if after is not None:
         stmt = stmt.where(User.id > after)
-    return Page.from_rows((await session.scalars(stmt)).all(), limit)
+    rows = (await session.execute(stmt)).all()
+    return Page.from_rows([UserRow.of(row) for row in rows], limit)
 
 
 async def delete_user(session: AsyncSession, username: str) -> bool:
