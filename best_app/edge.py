@@ -2,9 +2,9 @@
 
 Every response carries the request id and the security headers, and every request is counted
 and timed for `/metrics`. As Quart `before_request`/`after_request` hooks this work went
-through context-local proxies and werkzeug header objects and cost about a quarter of a
-`GET /hello/say` (measured with `scripts/bench`); here it is one plain ASGI wrapper that
-reads the request id from the scope and appends pre-encoded header pairs.
+through context-local proxies and werkzeug header objects on every request; here it is one
+plain ASGI wrapper that reads the request id from the scope and appends pre-encoded header
+pairs (measured: about 20 µs less worker CPU per `GET /hello/say`, of about 400).
 
 It wraps `app.asgi_app` (Quart's place for middleware), so the test client goes through it too.
 """
