@@ -1,0 +1,100 @@
+"""The app's HTTP handling (`best_app.connection`), driven through its ASGI interface: whether
+a request has fully arrived or is still arriving, the answer is the same."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import Any
+
+from quart.typing import TestAppProtocol
+
+
+def _scope(method: str, path: str, body: bytes = b"") -> dict[str, Any]:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+        "headers": [
+            (b"host", b"testserver"),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ],
+        "extensions": {},
+    }
+
+
+async def _call(
+    app: TestAppProtocol, scope: dict[str, Any], messages: list[dict[str, Any]], *, late: bool
+) -> list[dict[str, Any]]:
+    """Run one request; `late` delivers its messages only once the app is waiting for them."""
+    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    if not late:
+        for message in messages:
+            queue.put_nowait(message)
+    task = asyncio.create_task(app.app(scope, queue.get, send))  # type: ignore[attr-defined]
+    if late:
+        for message in messages:
+            await asyncio.sleep(0.01)
+            queue.put_nowait(message)
+    await asyncio.wait_for(task, 10)
+    return sent
+
+
+def _body_parts(body: bytes) -> list[dict[str, Any]]:
+    half = len(body) // 2
+    return [
+        {"type": "http.request", "body": body[:half], "more_body": True},
+        {"type": "http.request", "body": body[half:], "more_body": True},
+        {"type": "http.request", "body": b"", "more_body": False},
+    ]
+
+
+async def test_a_post_is_answered_alike_whether_its_body_is_waiting_or_still_arriving(
+    app: TestAppProtocol, unique: Callable[[str], str]
+) -> None:
+    for late in (False, True):
+        body = json.dumps({"username": unique("c")}).encode()
+        sent = await _call(app, _scope("POST", "/users", body), _body_parts(body), late=late)
+        assert sent[0]["type"] == "http.response.start"
+        assert sent[0]["status"] == 201, late
+        response = json.loads(b"".join(m.get("body", b"") for m in sent[1:]))
+        assert response["username"] == json.loads(body)["username"]
+
+
+async def test_a_get_that_has_arrived_is_answered_in_two_messages(app: TestAppProtocol) -> None:
+    request = [{"type": "http.request", "body": b"", "more_body": False}]
+    sent = await _call(app, _scope("GET", "/hello/say"), request, late=False)
+    assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
+    assert sent[1]["more_body"] is False
+    assert sent[1]["body"].startswith(b"Hello")
+
+
+async def test_a_client_gone_before_its_body_arrived_gets_no_answer_and_no_write(
+    app: TestAppProtocol, unique: Callable[[str], str]
+) -> None:
+    name = unique("gone")
+    body = json.dumps({"username": name}).encode()
+    for late in (False, True):
+        messages = [
+            {"type": "http.request", "body": body[:5], "more_body": True},
+            {"type": "http.disconnect"},
+        ]
+        assert await _call(app, _scope("POST", "/users", body), messages, late=late) == []
+    request = [{"type": "http.request", "body": b"", "more_body": False}]
+    sent = await _call(app, _scope("GET", f"/users/{name}"), request, late=False)
+    assert sent[0]["status"] == 404
