@@ -61,7 +61,7 @@ async def register_user_if_not_exist(
     raise RuntimeError(f"user {username!r} kept vanishing while being registered")
 
 
-_BY_USERNAME = CompiledQuery(select(*USER_COLUMNS).where(USERS.c.username == bindparam("username")))
+_BY_USERNAME = CompiledQuery(select(*USER_COLUMNS).where(User.username == bindparam("username")))
 
 
 async def get_by_username(session: AsyncSession, username: str) -> UserRow | None:
