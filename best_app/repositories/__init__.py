@@ -1,1 +1,2 @@
-"""Async data functions; each takes the request's `AsyncSession` and never sees a request."""
+"""Async data functions; each takes the request's `AsyncSession`, never sees a request, and
+returns plain rows (`rows.py`), never mapped entities."""
