@@ -98,3 +98,13 @@ async def test_a_client_gone_before_its_body_arrived_gets_no_answer_and_no_write
     request = [{"type": "http.request", "body": b"", "more_body": False}]
     sent = await _call(app, _scope("GET", f"/users/{name}"), request, late=False)
     assert sent[0]["status"] == 404
+
+
+async def test_a_body_over_the_limit_is_413_whether_waiting_or_still_arriving(
+    app: TestAppProtocol,
+) -> None:
+    limit = app.app.config["MAX_CONTENT_LENGTH"]  # type: ignore[attr-defined]
+    body = b'{"username": "' + b"x" * limit + b'"}'
+    for late in (False, True):
+        sent = await _call(app, _scope("POST", "/users", body), _body_parts(body), late=late)
+        assert sent[0]["status"] == 413, late
