@@ -20,6 +20,7 @@ from hypercorn.typing import ResponseSummary, WWWScope
 
 from best_app.config import Settings, load_settings
 from best_app.log_config import FIELDS, LogLine, formatter_for
+from best_app.request_id import HEADER_NAME as REQUEST_ID_HEADER
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -58,7 +59,7 @@ def access_fields(
     if response is not None:
         status = response["status"]
         for name, value in response.get("headers", ()):
-            if name.lower() == b"x-request-id":
+            if name.lower() == REQUEST_ID_HEADER:
                 request_id = value.decode("latin1")
     return {
         "request_id": request_id,

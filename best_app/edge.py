@@ -11,9 +11,7 @@ It wraps `app.asgi_app` (Quart's place for middleware), so the test client goes 
 
 from __future__ import annotations
 
-import re
 import time
-import uuid
 from collections.abc import Callable
 
 from hypercorn.typing import (
@@ -21,11 +19,10 @@ from hypercorn.typing import (
     ASGISendCallable,
     ASGISendEvent,
     HTTPResponseStartEvent,
-    HTTPScope,
     Scope,
 )
 
-from best_app.request_id import HEADER, REQUEST_ID
+from best_app import request_id
 
 ASGIApp = Callable[[Scope, ASGIReceiveCallable, ASGISendCallable], object]
 # Observes one answered request: method, route template, status, seconds.
@@ -39,20 +36,10 @@ _STATIC_HEADERS = (
     (b"x-frame-options", b"DENY"),
 )
 _CSP = (b"content-security-policy", API_CSP.encode())
-_REQUEST_ID_NAME = HEADER.lower().encode()
-_VALID_REQUEST_ID = re.compile(rb"[A-Za-z0-9._-]{1,128}")
 # The key under which the app records the matched route template in the scope (see
 # `best_app.requests.Request.url_rule`); requests that match no route are "<unmatched>".
 ROUTE_KEY = "best_app.route"
 UNMATCHED = "<unmatched>"
-
-
-def offered_request_id(scope: HTTPScope) -> str | None:
-    """The client's X-Request-ID when it is safe to echo and log, else None."""
-    for name, value in scope["headers"]:
-        if name == _REQUEST_ID_NAME:
-            return value.decode() if _VALID_REQUEST_ID.fullmatch(value) else None
-    return None
 
 
 class Edge:
@@ -69,8 +56,8 @@ class Edge:
             await self.app(scope, receive, send)  # type: ignore[misc]
             return
         started = time.perf_counter()
-        rid = offered_request_id(scope) or uuid.uuid4().hex
-        added = (*_STATIC_HEADERS, (_REQUEST_ID_NAME, rid.encode()))
+        rid = request_id.decide(scope["headers"])
+        added = (*_STATIC_HEADERS, (request_id.HEADER_NAME, rid.encode()))
         status = 500
 
         async def send_with_headers(message: ASGISendEvent) -> None:
@@ -86,10 +73,10 @@ class Edge:
                 )
             await send(message)
 
-        token = REQUEST_ID.set(rid)
+        token = request_id.REQUEST_ID.set(rid)
         try:
             await self.app(scope, receive, send_with_headers)  # type: ignore[misc]
         finally:
-            REQUEST_ID.reset(token)
+            request_id.REQUEST_ID.reset(token)
             route = str(scope.get(ROUTE_KEY, UNMATCHED))
             self.observe(scope["method"], route, status, time.perf_counter() - started)
