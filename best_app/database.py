@@ -26,14 +26,11 @@ from best_app.migrations import expected_heads
 _SESSION_KEY = "_best_app_db_session"
 
 
-def create_engine(
-    settings: Settings, *, pooled: bool = True, autocommit: bool = False
-) -> AsyncEngine:
+def create_engine(settings: Settings, *, pooled: bool = True) -> AsyncEngine:
     """The engine for `settings`: pool bounds, connect timeout and a statement timeout.
 
+    Transactional, as SQLAlchemy's default: a `commit()` commits and a `rollback()` undoes.
     `pooled=False` (one-off tools such as migrations) opens a connection per use.
-    `autocommit=True` (the app's engine) sends each statement on its own, without the
-    BEGIN and ROLLBACK/COMMIT round trips around it; see `Database`.
     """
     timeout_ms = settings.db_statement_timeout_ms
     connect_args: dict[str, Any] = {
@@ -47,14 +44,12 @@ def create_engine(
     if timeout_ms:
         # A client-side bound one second past the server's, for a server that stops answering.
         connect_args["command_timeout"] = timeout_ms / 1000 + 1
-    isolation = {"isolation_level": "AUTOCOMMIT"} if autocommit else {}
     if not pooled:
         return create_async_engine(
-            settings.database_url, poolclass=NullPool, connect_args=connect_args, **isolation
+            settings.database_url, poolclass=NullPool, connect_args=connect_args
         )
     return create_async_engine(
         settings.database_url,
-        **isolation,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout,
@@ -65,10 +60,13 @@ def create_engine(
 class Database:
     """Owns the engine and the per-request sessions of one app.
 
-    The engine runs in autocommit mode: every repository function is one statement (that is
-    what makes them race-free), so a transaction around it would only add two round trips.
-    A future function that needs several statements to be atomic must open its own
-    transaction on a connection with `execution_options(isolation_level="READ COMMITTED")`.
+    The unit of work: a repository function that writes runs all its statements in
+    `async with session.begin():`, which commits when the block ends and rolls back if it
+    raises, so a write is all or nothing. Reads need no block: the session begins a
+    transaction on first use and `close()` (at the end of the request) rolls it back.
+    A request makes its write call before any other use of its session (`begin()` refuses a
+    session that already began); a function that reads and then writes does both inside
+    its own block.
     """
 
     def __init__(self, settings: Settings) -> None:
@@ -89,7 +87,7 @@ class Database:
         return self._engine
 
     async def connect(self) -> None:
-        self._engine = create_engine(self._settings, autocommit=True)
+        self._engine = create_engine(self._settings)
         instrument_pool(self._engine)
         self._sessions = async_sessionmaker(self._engine, expire_on_commit=False)
 
@@ -98,13 +96,17 @@ class Database:
             await self._engine.dispose()
         self._engine = self._sessions = None
 
+    def new_session(self) -> AsyncSession:
+        """A session of its own (the caller closes it); requests use `session()`."""
+        if self._sessions is None:
+            raise RuntimeError("the database is not connected (is the app serving?)")
+        return self._sessions()
+
     def session(self) -> AsyncSession:
         """The current request's session, opened on first use."""
         session: AsyncSession | None = g.get(_SESSION_KEY)
         if session is None:
-            if self._sessions is None:
-                raise RuntimeError("the database is not connected (is the app serving?)")
-            session = self._sessions()
+            session = self.new_session()
             setattr(g, _SESSION_KEY, session)
         return session
 

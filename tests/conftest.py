@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any, Protocol, TypeVar
 
 import pytest
 from quart.typing import TestAppProtocol, TestClientProtocol
@@ -13,8 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from best_app import create_app
 from best_app.config import Settings
-from best_app.database import create_engine
+from best_app.database import Database
 from tests.dbtools import fresh_database, migrate
+
+T = TypeVar("T")
 
 
 @pytest.fixture(scope="session")
@@ -71,23 +73,40 @@ def client(app: TestAppProtocol) -> TestClientProtocol:
 
 
 @pytest.fixture
-async def session(settings: Settings) -> AsyncIterator[AsyncSession]:
-    """A session inside an outer transaction that is rolled back: nothing a test writes stays.
+async def database(settings: Settings) -> AsyncIterator[Database]:
+    """The app's own `Database`, connected: the engine and sessions exactly as production."""
+    db = Database(settings)
+    await db.connect()
+    try:
+        yield db
+    finally:
+        await db.disconnect()
 
-    Repository functions commit; with `create_savepoint` those commits release savepoints.
-    """
-    engine = create_engine(settings, pooled=False)
-    async with engine.connect() as conn:
-        outer = await conn.begin()
-        db = AsyncSession(
-            bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False
-        )
-        try:
-            yield db
-        finally:
-            await db.close()
-            await outer.rollback()
-    await engine.dispose()
+
+class Call(Protocol):
+    async def __call__(
+        self, function: Callable[..., Awaitable[T]], /, *args: Any, **kwargs: Any
+    ) -> T: ...
+
+
+@pytest.fixture
+def call(database: Database) -> Call:
+    """`await call(function, *args)`: one repository call in a session of its own, as each
+    request has (a write's `session.begin()` needs a session that has not begun yet)."""
+
+    async def run(function: Callable[..., Awaitable[T]], /, *args: Any, **kwargs: Any) -> T:
+        async with database.new_session() as db:
+            return await function(db, *args, **kwargs)
+
+    return run
+
+
+@pytest.fixture
+async def session(database: Database) -> AsyncIterator[AsyncSession]:
+    """A session as a request gets one: what a repository function commits stays committed
+    (tests use unique names instead of rolling back)."""
+    async with database.new_session() as db:
+        yield db
 
 
 @pytest.fixture

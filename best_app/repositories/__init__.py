@@ -1,2 +1,10 @@
 """Async data functions; each takes the request's `AsyncSession`, never sees a request, and
-returns plain rows (`rows.py`), never mapped entities."""
+returns plain rows (`rows.py`), never mapped entities.
+
+The transaction rule (one way, for every write): a function that writes runs all of its
+statements inside `async with session.begin():`. The block commits when it ends and rolls back
+if anything in it raises, so the function's work is all or nothing; never call `commit()` or
+`rollback()` by hand. A function that reads before it writes does the read inside the block
+too. Reads alone need no block: the request's session begins a transaction on first use, and
+closing the session at the end of the request rolls it back.
+"""

@@ -31,12 +31,11 @@ async def buy_car(session: AsyncSession, username: str, model: str) -> CarRow | 
     either blocks the insert (the foreign key) or makes it insert nothing.
     """
     try:
-        row = (
-            await session.execute(_BUY_CAR, {"model": model, "username": username})
-        ).one_or_none()
-        await session.commit()
+        async with session.begin():
+            row = (
+                await session.execute(_BUY_CAR, {"model": model, "username": username})
+            ).one_or_none()
     except IntegrityError:  # the owner was deleted between our read and the key check
-        await session.rollback()
         return None
     return None if row is None else CarRow.of(row)
 
@@ -74,8 +73,8 @@ async def get_car(session: AsyncSession, car_id: int) -> CarRow | None:
 
 
 async def delete_car(session: AsyncSession, car_id: int) -> bool:
-    deleted = (
-        await session.scalars(delete(Car).where(Car.id == car_id).returning(Car.id))
-    ).one_or_none()
-    await session.commit()
+    async with session.begin():
+        deleted = (
+            await session.scalars(delete(Car).where(Car.id == car_id).returning(Car.id))
+        ).one_or_none()
     return deleted is not None

@@ -36,28 +36,29 @@ async def register_user_if_not_exist(
     between concurrent callers; a loser reads the winner's row instead of raising a unique
     violation. The read first is an optimisation, never the guard: the insert is.
     """
-    existing = await get_by_username(session, username)
-    if existing is not None:
-        return existing, False
-    values: dict[str, object] = {"username": username}
-    if role is not None:
-        values["role"] = role
-    if created_at is not None:
-        values["created_at"] = created_at
-    insert_stmt = (
-        insert(USERS)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=[USERS.c.username])
-        .returning(*USER_COLUMNS)
-    )
-    for _ in range(_REGISTER_ATTEMPTS):
-        created = (await session.execute(insert_stmt)).one_or_none()
-        await session.commit()
-        if created is not None:
-            return UserRow.of(created), True
+    async with session.begin():
         existing = await get_by_username(session, username)
         if existing is not None:
             return existing, False
+        values: dict[str, object] = {"username": username}
+        if role is not None:
+            values["role"] = role
+        if created_at is not None:
+            values["created_at"] = created_at
+        insert_stmt = (
+            insert(USERS)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=[USERS.c.username])
+            .returning(*USER_COLUMNS)
+        )
+        # READ COMMITTED: each statement sees what other transactions committed before it.
+        for _ in range(_REGISTER_ATTEMPTS):
+            created = (await session.execute(insert_stmt)).one_or_none()
+            if created is not None:
+                return UserRow.of(created), True
+            existing = await get_by_username(session, username)
+            if existing is not None:
+                return existing, False
     raise RuntimeError(f"user {username!r} kept vanishing while being registered")
 
 
@@ -86,9 +87,8 @@ async def delete_user(session: AsyncSession, username: str) -> bool:
     """Delete the user; False when there is none. Raises `UserHasCarsError` if they own cars."""
     stmt = delete(User).where(User.username == username).returning(User.id)
     try:
-        deleted = (await session.scalars(stmt)).one_or_none()
-        await session.commit()
-    except IntegrityError as error:
-        await session.rollback()
+        async with session.begin():
+            deleted = (await session.scalars(stmt)).one_or_none()
+    except IntegrityError as error:  # the block has rolled back
         raise UserHasCarsError(username) from error
     return deleted is not None
