@@ -1,17 +1,21 @@
 """Side-by-side HTTP benchmark: best_app vs the seed's Flask stack vs a framework-free ceiling.
 
     scripts/bench [--rounds 3] [--duration 10] [--connections 64] [--out bench-results]
+                  [--baseline GIT_REF]
 
 One PostgreSQL database with 10,000 users and 5 cars each; three servers on 127.0.0.1, each
 one worker; wrk in interleaved rounds (A B C A B C ...) so drift hits all alike. Reports
 median requests/s, p50/p99 latency, non-2xx and peak RSS, with ratios, as JSON, Markdown and
-a PNG chart.
+a PNG chart. `--baseline REF` adds a fourth server, best_app as of that commit (its files
+from `git archive`, served by the same environment against the same database), and the
+ratio best_app/baseline: a change's cost measured side by side in one run.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import json
 import os
 import platform
@@ -19,6 +23,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import threading
 import time
@@ -137,7 +142,21 @@ def prepare_database(server_url: str) -> str:
     return bench_url
 
 
-def start_servers(database_url: str, logs: Path) -> dict[str, Server]:
+def export_commit(ref: str, into: Path) -> Path:
+    """The files of best_app at git `ref`, unpacked into `into`."""
+    archive = subprocess.run(  # noqa: S603
+        ["git", "archive", "--format=tar", ref],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,  # noqa: S607
+    ).stdout
+    into.mkdir(parents=True)
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    return into
+
+
+def start_servers(database_url: str, logs: Path, baseline: Path | None) -> dict[str, Server]:
     url = make_url(database_url)
     plain = url.set(drivername="postgresql").render_as_string(hide_password=False)
     psycopg2 = url.set(drivername="postgresql+psycopg2").render_as_string(hide_password=False)
@@ -145,18 +164,17 @@ def start_servers(database_url: str, logs: Path) -> dict[str, Server]:
     base_env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "API_TOKENS"}}
     base_env["PYTHONPATH"] = str(ROOT)
     commands: dict[str, tuple[list[str], dict[str, str]]] = {}
-    ports = {name: _free_port() for name in CONTESTANTS}
-    commands["best_app"] = (
-        [python, "-m", "hypercorn", "--config", "python:best_app.serving", "best_app:create_app()"],
-        {
-            "APP_ENV": "production", "SECRET_KEY": "b" * 40, "API_TOKENS": TOKEN,
-            "DATABASE_URL": plain, "HOST": "127.0.0.1", "PORT": str(ports["best_app"]),
-            "WEB_CONCURRENCY": "1",
-            # The ceiling's 20 connections, all kept: with 10 + 10 overflow, 64 concurrent
-            # clients make SQLAlchemy open and close overflow connections all the time.
-            "DB_POOL_SIZE": "20", "DB_MAX_OVERFLOW": "0",
-        },
-    )  # fmt: skip
+    ports = {name: _free_port() for name in (*CONTESTANTS, "baseline")}
+    hypercorn = [python, "-m", "hypercorn", "--config", "python:best_app.serving",
+                 "best_app:create_app()"]  # fmt: skip
+    best_app_env = {
+        "APP_ENV": "production", "SECRET_KEY": "b" * 40, "API_TOKENS": TOKEN,
+        "DATABASE_URL": plain, "HOST": "127.0.0.1", "WEB_CONCURRENCY": "1",
+        # The ceiling's 20 connections, all kept: with 10 + 10 overflow, 64 concurrent
+        # clients make SQLAlchemy open and close overflow connections all the time.
+        "DB_POOL_SIZE": "20", "DB_MAX_OVERFLOW": "0",
+    }  # fmt: skip
+    commands["best_app"] = (hypercorn, best_app_env | {"PORT": str(ports["best_app"])})
     commands["seed"] = (
         [python, "-m", "waitress", "--host=127.0.0.1", f"--port={ports['seed']}",
          "--call", "scripts.benchmark.seed_stack:create_app"],
@@ -167,11 +185,18 @@ def start_servers(database_url: str, logs: Path) -> dict[str, Server]:
          "-b", f"127.0.0.1:{ports['ceiling']}", "scripts.benchmark.ceiling:app"],
         {"CEILING_DATABASE_URL": plain},
     )  # fmt: skip
+    workdirs = dict.fromkeys(commands, ROOT)
+    if baseline is not None:  # its own files first on the path, the same installed libraries
+        commands["baseline"] = (
+            hypercorn,
+            best_app_env | {"PORT": str(ports["baseline"]), "PYTHONPATH": str(baseline)},
+        )
+        workdirs["baseline"] = baseline
     servers = {}
     for name, (argv, env) in commands.items():
         log = (logs / f"{name}.log").open("wb")
         process = subprocess.Popen(  # noqa: S603
-            argv, cwd=ROOT, env=base_env | env, stdout=log, stderr=subprocess.STDOUT
+            argv, cwd=workdirs[name], env=base_env | env, stdout=log, stderr=subprocess.STDOUT
         )
         servers[name] = Server(name, f"http://127.0.0.1:{ports[name]}", process)
     for server in servers.values():
@@ -251,6 +276,9 @@ def summarise(results: dict[str, dict[str, Result]], servers: dict[str, Server],
             }
         row["best_app/seed"] = row["best_app"]["rps"] / row["seed"]["rps"]
         row["best_app/ceiling"] = row["best_app"]["rps"] / row["ceiling"]["rps"]
+        if "baseline" in row:
+            row["best_app/baseline"] = row["best_app"]["rps"] / row["baseline"]["rps"]
+            row["p99 best_app/baseline"] = row["best_app"]["p99_ms"] / row["baseline"]["p99_ms"]
         table[endpoint] = row
     return {
         "machine": {
@@ -259,6 +287,7 @@ def summarise(results: dict[str, dict[str, Result]], servers: dict[str, Server],
             "python": platform.python_version(),
             "system": f"{platform.system()} {platform.release()}",
         },
+        "baseline": args.baseline,
         "settings": {"rounds": args.rounds, "duration_s": args.duration,
                      "connections": args.connections, "users": USERS, "cars_per_user": CARS},
         "peak_rss_mb": {
@@ -284,6 +313,22 @@ def markdown(summary: dict[str, Any]) -> str:
             f"{b['p99_ms']:.1f} / {s['p99_ms']:.1f} / {c['p99_ms']:.1f} | "
             f"{b['non2xx'] + s['non2xx'] + c['non2xx']} |"
         )
+    if summary["baseline"]:
+        lines += [
+            "",
+            f"Against the baseline (best_app at `{summary['baseline']}`, same run):",
+            "",
+            "| endpoint | best_app req/s | baseline req/s | best_app/baseline | "
+            "p99 ms (best/baseline) | p99 best_app/baseline |",
+            "|---|---:|---:|---:|---|---:|",
+        ]
+        for endpoint, row in summary["endpoints"].items():
+            b, base = row["best_app"], row["baseline"]
+            lines.append(
+                f"| `{endpoint}` | {b['rps']:,.0f} | {base['rps']:,.0f} | "
+                f"{row['best_app/baseline']:.3f}x | {b['p99_ms']:.1f} / {base['p99_ms']:.1f} | "
+                f"{row['p99 best_app/baseline']:.3f}x |"
+            )
     rss = summary["peak_rss_mb"]
     lines.append("")
     lines.append(
@@ -309,7 +354,7 @@ def chart(summary: dict[str, Any], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(11, 4.5))
     width = 0.27
     colours = {"best_app": "#2b7bba", "seed": "#b0b0b0", "ceiling": "#4caf50"}
-    for i, name in enumerate(CONTESTANTS):
+    for i, name in enumerate(CONTESTANTS):  # the baseline is in the tables, not the chart
         values = [summary["endpoints"][ep][name]["rps"] for ep in endpoints]
         ax.bar([x + (i - 1) * width for x in range(len(endpoints))], values, width,
                label=name, color=colours[name])  # fmt: skip
@@ -328,6 +373,9 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--out", type=Path, default=ROOT / "bench-results")
+    parser.add_argument(
+        "--baseline", metavar="GIT_REF", help="also serve best_app as of this commit and compare"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install wrk (or brew install wrk)")
@@ -337,7 +385,8 @@ def main() -> int:
         ROOT / ".data" / "pg", "postgres"
     )
     database_url = prepare_database(server_url)
-    servers = start_servers(database_url, work)
+    baseline = export_commit(args.baseline, work / "baseline") if args.baseline else None
+    servers = start_servers(database_url, work, baseline)
     try:
         results = benchmark(servers, args.rounds, args.duration, args.connections, work)
     finally:
