@@ -3,7 +3,10 @@
 - error responses are `application/problem+json`, and every operation documents a `default`
   problem response (routing 404/405, 413 and friends can come from any route);
 - text endpoints (the seed's hello/bye) document their `text/plain` body;
-- writes document the bearer token they need when `API_TOKENS` is set.
+- writes document the bearer token they need when `API_TOKENS` is set;
+- `document_more` adds header parameters and response fields (headers, links, bodiless
+  statuses such as 304) that quart-schema has no decorator for;
+- PATCH bodies are also documented as `application/merge-patch+json` (RFC 7396).
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ from best_app.schemas import Problem
 
 T = TypeVar("T", bound=Callable[..., Any])
 _TEXT_ATTRIBUTE = "_best_app_text_response"
+_EXTRAS_ATTRIBUTE = "_best_app_openapi_extras"
 _WRITES = frozenset({"post", "put", "patch", "delete"})
+MERGE_PATCH_JSON = "application/merge-patch+json"
 
 
 def text_response(description: str) -> Callable[[T], T]:
@@ -32,6 +37,34 @@ def text_response(description: str) -> Callable[[T], T]:
     return decorator
 
 
+def document_more(
+    *,
+    parameters: tuple[dict[str, Any], ...] = (),
+    responses: dict[int, dict[str, Any]] | None = None,
+) -> Callable[[T], T]:
+    """Document header `parameters`, and OpenAPI response fields per status (merged into the
+    documented response; a status documented only here has no body)."""
+
+    def decorator(func: T) -> T:
+        extras = getattr(func, _EXTRAS_ATTRIBUTE, {"parameters": [], "responses": {}})
+        extras["parameters"].extend(parameters)
+        for status, fields in (responses or {}).items():
+            extras["responses"].setdefault(str(status), {}).update(fields)
+        setattr(func, _EXTRAS_ATTRIBUTE, extras)
+        return func
+
+    return decorator
+
+
+def _add_extras(operation: dict[str, Any], extras: dict[str, Any] | None) -> None:
+    if extras is None:
+        return
+    operation["parameters"] = [*operation.get("parameters", []), *extras["parameters"]]
+    for status, fields in extras["responses"].items():
+        response = operation["responses"].setdefault(status, {"description": ""})
+        response.update(fields)
+
+
 class ProblemAwareOpenAPIProvider(OpenAPIProvider):
     def build_paths(self, rule: Rule) -> tuple[dict[str, Any], dict[str, Any]]:
         paths, components = super().build_paths(rule)
@@ -40,6 +73,7 @@ class ProblemAwareOpenAPIProvider(OpenAPIProvider):
         for path_item in paths.values():
             for method, operation in path_item.items():
                 self._patch_operation(method, operation, text)
+                _add_extras(operation, getattr(func, _EXTRAS_ATTRIBUTE, None))
         if paths:
             _add_problem_schema(components)
         return paths, components
@@ -64,6 +98,9 @@ class ProblemAwareOpenAPIProvider(OpenAPIProvider):
         }
         if method in _WRITES:
             operation.setdefault("security", [{"bearer": []}])
+        body = operation.get("requestBody", {}).get("content", {})
+        if method == "patch" and "application/json" in body:
+            body[MERGE_PATCH_JSON] = body["application/json"]
 
 
 def _add_problem_schema(components: dict[str, Any]) -> None:

@@ -84,6 +84,22 @@ class CarCreate(_Input):
     model: CarModelName
 
 
+class UserPatch(_Input):
+    """A merge patch (RFC 7396) of a user: the role is the one field that may change."""
+
+    role: Role
+
+
+class CarPatch(_Input):
+    """A merge patch (RFC 7396) of a car: the model is the one field that may change."""
+
+    model: CarModelName
+
+
+class SaleCreate(_Input):
+    buyer: Username
+
+
 class PageQuery(_Input):
     limit: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
     after: int | None = Field(default=None, ge=0, le=MAX_ID, description="the page's cursor")
@@ -104,6 +120,23 @@ class CarOut(_Output):
     id: int
     model: str
     owner: int = Field(validation_alias="owner_id")
+
+
+class OwnershipOut(_Output):
+    """One period of a car's ownership; `until` is null while it lasts."""
+
+    owner: int | None = Field(
+        validation_alias="owner_id",
+        description="the owner's user id; null once that user has been deleted",
+    )
+    username: str = Field(description="the owner's username while they held the car")
+    since: dt.datetime
+    until: dt.datetime | None
+
+
+class OwnershipPage(BaseModel):
+    items: list[OwnershipOut]
+    next: int | None = Field(description="pass as `after` for the next page; null on the last")
 
 
 class UserPage(BaseModel):

@@ -17,12 +17,18 @@ from best_app.models.user import ROLES
 BATCH = 5_000
 MODELS = ("Golf", "Polo", "Octavia", "Model 3", "Civic", "Corolla", "Clio", "Fiesta", "Panda")
 
+# Each car with its first ownership period, as `POST /users/{username}/cars` makes them.
 _CARS_FOR_BATCH = """
-    INSERT INTO cars (model, owner_id)
-    SELECT ($1::text[])[1 + (u.id + n) % cardinality($1::text[])], u.id
-    FROM users u CROSS JOIN generate_series(1, $2::int) AS n
-    WHERE u.username = ANY($3::text[])
-    ORDER BY u.id, n
+    WITH batch AS (SELECT id, username FROM users WHERE username = ANY($3::text[])),
+    car AS (
+        INSERT INTO cars (model, owner_id)
+        SELECT ($1::text[])[1 + (b.id + n) % cardinality($1::text[])], b.id
+        FROM batch b CROSS JOIN generate_series(1, $2::int) AS n
+        ORDER BY b.id, n
+        RETURNING id, owner_id
+    )
+    INSERT INTO ownerships (car_id, owner_id, username)
+    SELECT car.id, car.owner_id, batch.username FROM car JOIN batch ON batch.id = car.owner_id
 """
 
 
@@ -53,6 +59,6 @@ async def seed(
                     if cars_per_user:
                         await raw.execute(_CARS_FOR_BATCH, list(MODELS), cars_per_user, names)
                     progress(len(batch))
-            await raw.execute("ANALYZE users; ANALYZE cars")
+            await raw.execute("ANALYZE users; ANALYZE cars; ANALYZE ownerships")
     finally:
         await engine.dispose()

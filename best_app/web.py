@@ -73,8 +73,14 @@ def init_app(app: Quart, settings: Settings) -> None:
         cors(
             app,
             allow_origin=list(settings.cors_origins),
-            allow_headers=["Authorization", "Content-Type", REQUEST_ID_HEADER],
-            allow_methods=["GET", "POST", "DELETE"],
-            expose_headers=["Location", REQUEST_ID_HEADER, "Retry-After"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "If-Match",
+                "If-None-Match",
+                REQUEST_ID_HEADER,
+            ],
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            expose_headers=["ETag", "Location", REQUEST_ID_HEADER, "Retry-After"],
             max_age=600,
         )

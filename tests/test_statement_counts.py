@@ -51,15 +51,17 @@ async def test_statements_per_endpoint(
     counted: tuple[TestClientProtocol, list[str]], unique: Callable[[str], str]
 ) -> None:
     client, statements = counted
-    name, gone = unique("n"), unique("g")
-    await client.post("/users", json={"username": gone})
-    await client.post("/users", json={"username": name})
+    name, gone, buyer = unique("n"), unique("g"), unique("b")
+    for username in (gone, name, buyer):
+        await client.post("/users", json={"username": username})
     car = await (await client.post(f"/users/{name}/cars", json={"model": "Golf"})).get_json()
 
     # BEGIN and COMMIT/ROLLBACK are counted: each is a round trip. Writes run in
     # `session.begin()` (BEGIN, the statement, COMMIT); reads through the session are in the
     # transaction it begins (BEGIN, SELECT, ROLLBACK at close); hot reads on the driver
-    # (`CompiledQuery`) send only their query.
+    # (`CompiledQuery`) send only their query. Buying a car inserts its first ownership
+    # period in the same statement (a data-modifying CTE). A sale is BEGIN, the row lock,
+    # close the period, open the next, move the car, COMMIT: four statements, one transaction.
     budget = [
         ("GET", "/hello/say", None, 0),
         ("GET", "/healthz", None, 0),
@@ -69,7 +71,11 @@ async def test_statements_per_endpoint(
         ("GET", "/users?limit=5", None, 3),
         ("GET", f"/users/{name}/cars", None, 1),
         ("POST", f"/users/{name}/cars", {"model": "Polo"}, 3),
-        ("GET", f"/cars/{car['id']}", None, 3),
+        ("GET", f"/cars/{car['id']}", None, 1),
+        ("PATCH", f"/users/{name}", {"role": "teacher"}, 3),
+        ("PATCH", f"/cars/{car['id']}", {"model": "Passat"}, 3),
+        ("POST", f"/cars/{car['id']}/sale", {"buyer": buyer}, 6),
+        ("GET", f"/cars/{car['id']}/owners", None, 1),
         ("DELETE", f"/cars/{car['id']}", None, 3),
         ("DELETE", f"/users/{gone}", None, 3),
         ("GET", "/readyz", None, 4),

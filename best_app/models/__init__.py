@@ -2,6 +2,7 @@
 
 from best_app.models.base import Base
 from best_app.models.car import Car
+from best_app.models.ownership import Ownership
 from best_app.models.user import User
 
-__all__ = ["Base", "Car", "User"]
+__all__ = ["Base", "Car", "Ownership", "User"]

@@ -5,13 +5,13 @@ from __future__ import annotations
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from best_app.models.base import Base, IdentityKey
+from best_app.models.base import Base, IdentityKey, Versioned
 from best_app.models.user import User
 
 MODEL_MAX_LENGTH = 128
 
 
-class Car(IdentityKey, Base):
+class Car(IdentityKey, Versioned, Base):
     __tablename__ = "cars"
 
     model: Mapped[str] = mapped_column(String(MODEL_MAX_LENGTH))

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Literal, get_args
 from sqlalchemy import CheckConstraint, Date, String, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from best_app.models.base import Base, IdentityKey
+from best_app.models.base import Base, IdentityKey, Versioned
 
 if TYPE_CHECKING:
     from best_app.models.car import Car
@@ -19,7 +19,7 @@ DEFAULT_ROLE: Role = "employee"
 USERNAME_MAX_LENGTH = 64
 
 
-class User(IdentityKey, Base):
+class User(IdentityKey, Versioned, Base):
     __tablename__ = "users"
     __table_args__ = (
         CheckConstraint(f"role IN ({', '.join(repr(r) for r in ROLES)})", name="role_types"),

@@ -1,16 +1,53 @@
-"""Cars: buy one for a user, list a user's cars, get and delete by id."""
+"""Cars: buy one for a user, list a user's cars; get, change, sell and delete by id; history."""
 
 from quart import Blueprint, Response, url_for
 from quart_schema import document_response, tag, validate_querystring, validate_request
 
 from best_app.database import get_session
 from best_app.errors import APIError
-from best_app.modules.responses import json_response, problems
+from best_app.modules.conditional import (
+    ETAG_HEADER,
+    IF_MATCH,
+    IF_NONE_MATCH,
+    NO_CONTENT,
+    NOT_MODIFIED,
+    expected_versions,
+    not_modified,
+    precondition_failed,
+    tagged,
+)
+from best_app.modules.responses import json_response, no_content, problems
 from best_app.modules.users import user_not_found
-from best_app.repositories import cars
-from best_app.schemas import MAX_ID, CarCreate, CarOut, CarPage, PageQuery
+from best_app.openapi import document_more
+from best_app.repositories import cars, sales
+from best_app.repositories.versions import StaleVersionError
+from best_app.schemas import (
+    MAX_ID,
+    CarCreate,
+    CarOut,
+    CarPage,
+    CarPatch,
+    OwnershipOut,
+    OwnershipPage,
+    PageQuery,
+    SaleCreate,
+)
 
 blueprint = Blueprint("cars", __name__)
+
+
+def _car_link(operation_id: str) -> dict[str, object]:
+    return {"operationId": operation_id, "parameters": {"car_id": "$response.body#/id"}}
+
+
+# OpenAPI links: from a response holding a car to what can be done with it.
+_CAR_LINKS = {
+    "GetCar": _car_link("get_get_car"),
+    "SellCar": _car_link("post_sell_car"),
+    "GetOwners": _car_link("get_get_owners"),
+    "PatchCar": _car_link("patch_patch_car"),
+    "DeleteCar": _car_link("delete_delete_car"),
+}
 
 
 @blueprint.post("/users/<username:username>/cars")
@@ -18,8 +55,9 @@ blueprint = Blueprint("cars", __name__)
 @validate_request(CarCreate)
 @document_response(CarOut, 201)
 @problems(400, 401, 404, 413, 422)
+@document_more(responses={201: {"links": _CAR_LINKS}})
 async def buy_car(username: str, data: CarCreate) -> Response:
-    """Record that the user bought a car."""
+    """Record that the user bought a car (its first ownership period starts now)."""
     car = await cars.buy_car(get_session(), username, data.model)
     if car is None:
         raise user_not_found(username)
@@ -61,19 +99,95 @@ def known_car_id(car_id: int) -> int:
 @tag(["cars"])
 @document_response(CarOut)
 @problems(404)
+@document_more(
+    parameters=(IF_NONE_MATCH,),
+    responses={200: {"headers": ETAG_HEADER}, 304: NOT_MODIFIED},
+)
 async def get_car(car_id: int) -> Response:
-    """Get one car by id."""
+    """Get one car by id (with its ETag; 304 when If-None-Match names it)."""
     car = await cars.get_car(get_session(), known_car_id(car_id))
     if car is None:
         raise car_not_found(car_id)
-    return json_response(CarOut.model_validate(car))
+    return not_modified(car) or tagged(json_response(CarOut.model_validate(car)), car)
+
+
+@blueprint.patch("/cars/<int:car_id>")
+@tag(["cars"])
+@validate_request(CarPatch)
+@document_response(CarOut)
+@problems(400, 401, 404, 412, 413, 422)
+@document_more(parameters=(IF_MATCH,), responses={200: {"headers": ETAG_HEADER}})
+async def patch_car(car_id: int, data: CarPatch) -> Response:
+    """Change the car's model (a JSON merge patch); If-Match makes it conditional."""
+    try:
+        car = await cars.update_model(
+            get_session(), known_car_id(car_id), data.model, expected=expected_versions()
+        )
+    except StaleVersionError:
+        raise precondition_failed(f"Car {car_id}") from None
+    if car is None:
+        raise car_not_found(car_id)
+    return tagged(json_response(CarOut.model_validate(car)), car)
+
+
+@blueprint.post("/cars/<int:car_id>/sale")
+@tag(["cars"])
+@validate_request(SaleCreate)
+@document_response(CarOut)
+@problems(400, 401, 404, 409, 412, 413, 422)
+@document_more(
+    parameters=(IF_MATCH,),
+    responses={200: {"headers": ETAG_HEADER, "links": _CAR_LINKS}},
+)
+async def sell_car(car_id: int, data: SaleCreate) -> Response:
+    """Sell the car to another user: its current ownership period ends, the buyer's begins."""
+    try:
+        car = await sales.sell_car(
+            get_session(), known_car_id(car_id), data.buyer, expected=expected_versions()
+        )
+    except sales.NoSuchCarError:
+        raise car_not_found(car_id) from None
+    except sales.NoSuchBuyerError:
+        raise user_not_found(data.buyer) from None
+    except sales.AlreadyOwnerError:
+        raise APIError(
+            409,
+            f"User {data.buyer!r} already owns car {car_id}.",
+            type_="urn:best-app:problem:already-owner",
+        ) from None
+    except StaleVersionError:
+        raise precondition_failed(f"Car {car_id}") from None
+    return tagged(json_response(CarOut.model_validate(car)), car)
+
+
+@blueprint.get("/cars/<int:car_id>/owners")
+@tag(["cars"])
+@validate_querystring(PageQuery)
+@document_response(OwnershipPage)
+@problems(404, 422)
+async def get_owners(car_id: int, query_args: PageQuery) -> Response:
+    """The car's ownership history, oldest first; the current period has `until` null."""
+    page = await sales.get_owners(
+        get_session(), known_car_id(car_id), limit=query_args.limit, after=query_args.after
+    )
+    if page is None:
+        raise car_not_found(car_id)
+    items = [OwnershipOut.model_validate(period) for period in page.items]
+    return json_response(OwnershipPage(items=items, next=page.next))
 
 
 @blueprint.delete("/cars/<int:car_id>")
 @tag(["cars"])
-@problems(401, 404)
+@problems(401, 404, 412)
+@document_more(parameters=(IF_MATCH,), responses={204: NO_CONTENT})
 async def delete_car(car_id: int) -> Response:
-    """Delete a car."""
-    if not await cars.delete_car(get_session(), known_car_id(car_id)):
+    """Delete a car, and its ownership history with it."""
+    try:
+        deleted = await cars.delete_car(
+            get_session(), known_car_id(car_id), expected=expected_versions()
+        )
+    except StaleVersionError:
+        raise precondition_failed(f"Car {car_id}") from None
+    if not deleted:
         raise car_not_found(car_id)
-    return Response(status=204)
+    return no_content()

@@ -30,3 +30,10 @@ def json_response(
     return Response(
         model.model_dump_json(), status=status, headers=headers, content_type="application/json"
     )
+
+
+def no_content() -> Response:
+    """204 with no body and no Content-Type (Quart's default response would add text/html)."""
+    response = Response(status=204)
+    del response.headers["Content-Type"]
+    return response

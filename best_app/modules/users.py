@@ -1,15 +1,52 @@
-"""Users: register (idempotent), list, get and delete."""
+"""Users: register (idempotent), list, get, change the role, delete."""
 
 from quart import Blueprint, Response, url_for
 from quart_schema import document_response, tag, validate_querystring, validate_request
 
 from best_app.database import get_session
 from best_app.errors import APIError
-from best_app.modules.responses import json_response, problems
+from best_app.modules.conditional import (
+    ETAG_HEADER,
+    IF_MATCH,
+    IF_NONE_MATCH,
+    NO_CONTENT,
+    NOT_MODIFIED,
+    expected_versions,
+    not_modified,
+    precondition_failed,
+    tagged,
+)
+from best_app.modules.responses import json_response, no_content, problems
+from best_app.openapi import document_more
 from best_app.repositories import users
-from best_app.schemas import UserCreate, UserListQuery, UserOut, UserPage
+from best_app.repositories.versions import StaleVersionError
+from best_app.schemas import UserCreate, UserListQuery, UserOut, UserPage, UserPatch
 
 blueprint = Blueprint("users", __name__, url_prefix="/users")
+
+# OpenAPI links: from a response naming a user to what can be done with them.
+_USER_LINKS = {
+    "GetUser": {
+        "operationId": "get_get_user",
+        "parameters": {"username": "$response.body#/username"},
+    },
+    "PatchUser": {
+        "operationId": "patch_patch_user",
+        "parameters": {"username": "$response.body#/username"},
+    },
+    "BuyCar": {
+        "operationId": "post_buy_car",
+        "parameters": {"username": "$response.body#/username"},
+    },
+    "GetUserCars": {
+        "operationId": "get_get_user_cars",
+        "parameters": {"username": "$response.body#/username"},
+    },
+    "DeleteUser": {
+        "operationId": "delete_delete_user",
+        "parameters": {"username": "$response.body#/username"},
+    },
+}
 
 
 def user_not_found(username: str) -> APIError:
@@ -22,6 +59,7 @@ def user_not_found(username: str) -> APIError:
 @document_response(UserOut, 201)
 @document_response(UserOut, 200)
 @problems(400, 401, 413, 422)
+@document_more(responses={201: {"links": _USER_LINKS}, 200: {"links": _USER_LINKS}})
 async def create_user(data: UserCreate) -> Response:
     """Register a user; an existing username returns the stored user (200)."""
     user, created = await users.register_user_if_not_exist(
@@ -49,27 +87,53 @@ async def list_users(query_args: UserListQuery) -> Response:
 @tag(["users"])
 @document_response(UserOut)
 @problems(404)
+@document_more(
+    parameters=(IF_NONE_MATCH,),
+    responses={200: {"headers": ETAG_HEADER}, 304: NOT_MODIFIED},
+)
 async def get_user(username: str) -> Response:
-    """Get one user by username."""
+    """Get one user by username (with its ETag; 304 when If-None-Match names it)."""
     user = await users.get_by_username(get_session(), username)
     if user is None:
         raise user_not_found(username)
-    return json_response(UserOut.model_validate(user))
+    return not_modified(user) or tagged(json_response(UserOut.model_validate(user)), user)
+
+
+@blueprint.patch("/<username:username>")
+@tag(["users"])
+@validate_request(UserPatch)
+@document_response(UserOut)
+@problems(400, 401, 404, 412, 413, 422)
+@document_more(parameters=(IF_MATCH,), responses={200: {"headers": ETAG_HEADER}})
+async def patch_user(username: str, data: UserPatch) -> Response:
+    """Change the user's role (a JSON merge patch); If-Match makes it conditional."""
+    try:
+        user = await users.update_role(
+            get_session(), username, data.role, expected=expected_versions()
+        )
+    except StaleVersionError:
+        raise precondition_failed(f"User {username!r}") from None
+    if user is None:
+        raise user_not_found(username)
+    return tagged(json_response(UserOut.model_validate(user)), user)
 
 
 @blueprint.delete("/<username:username>")
 @tag(["users"])
-@problems(401, 404, 409)
+@problems(401, 404, 409, 412)
+@document_more(parameters=(IF_MATCH,), responses={204: NO_CONTENT})
 async def delete_user(username: str) -> Response:
-    """Delete a user who owns no cars."""
+    """Delete a user who owns no cars; their past ownership periods keep their username."""
     try:
-        deleted = await users.delete_user(get_session(), username)
+        deleted = await users.delete_user(get_session(), username, expected=expected_versions())
     except users.UserHasCarsError:
         raise APIError(
             409,
             f"User {username!r} still owns cars; delete them first.",
             type_="urn:best-app:problem:user-has-cars",
         ) from None
+    except StaleVersionError:
+        raise precondition_failed(f"User {username!r}") from None
     if not deleted:
         raise user_not_found(username)
-    return Response(status=204)
+    return no_content()

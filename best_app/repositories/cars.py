@@ -1,18 +1,23 @@
-"""Cars: the seed's `buy_car` and `get_user_cars`, plus lookup and delete by id."""
+"""Cars: the seed's `buy_car` and `get_user_cars`, plus lookup, update and delete by id.
+
+(A car changing hands, and its history, is `sales.py`.)
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import String, bindparam, delete, insert, select
+from sqlalchemy import String, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from best_app.models import Car, User
 from best_app.repositories.compiled import CompiledQuery
 from best_app.repositories.pages import Page
-from best_app.repositories.rows import CAR_COLUMNS, CARS, CarRow
+from best_app.repositories.rows import CAR_COLUMNS, CARS, OWNERSHIPS, CarRow
+from best_app.repositories.versions import Expected, write_if_current
 
-# Built once: the owner is looked up inside the INSERT.
-_BUY_CAR = (
+# Built once, one statement (one round trip): the owner is looked up inside the INSERT, and
+# the car's first ownership period is inserted from the new row by a data-modifying CTE.
+_NEW_CAR = (
     insert(CARS)
     .from_select(
         [CARS.c.model, CARS.c.owner_id],
@@ -21,14 +26,31 @@ _BUY_CAR = (
         ),
     )
     .returning(*CAR_COLUMNS)
+    .cte("new_car")
 )
+_FIRST_PERIOD = (
+    insert(OWNERSHIPS)
+    .from_select(
+        [OWNERSHIPS.c.car_id, OWNERSHIPS.c.owner_id, OWNERSHIPS.c.username, OWNERSHIPS.c.since],
+        select(
+            _NEW_CAR.c.id,
+            _NEW_CAR.c.owner_id,
+            bindparam("username", type_=String),
+            func.now(),
+        ),
+    )
+    .returning(OWNERSHIPS.c.id)
+    .cte("first_period")
+)
+_BUY_CAR = select(*(_NEW_CAR.c[column.name] for column in CAR_COLUMNS)).add_cte(_FIRST_PERIOD)
 
 
 async def buy_car(session: AsyncSession, username: str, model: str) -> CarRow | None:
     """Record that `username` bought a car of `model`; None when there is no such user.
 
-    One statement: the owner is looked up inside the INSERT, so a user deleted concurrently
-    either blocks the insert (the foreign key) or makes it insert nothing.
+    One statement inserts the car and opens its first ownership period (both or neither).
+    The owner is looked up inside the INSERT, so a user deleted concurrently either blocks
+    the insert (the foreign key) or makes it insert nothing.
     """
     try:
         async with session.begin():
@@ -62,19 +84,49 @@ async def get_user_cars(
     if not rows:
         return None
     cars = [
-        CarRow(row["id"], row["model"], row["owner_id"]) for row in rows if row["id"] is not None
+        CarRow(row["id"], row["model"], row["owner_id"], row["version"])
+        for row in rows
+        if row["id"] is not None
     ]
     return Page.from_rows(cars, limit)
 
 
+_BY_ID = CompiledQuery(select(*CAR_COLUMNS).where(Car.id == bindparam("car_id")))
+
+
 async def get_car(session: AsyncSession, car_id: int) -> CarRow | None:
-    row = (await session.execute(select(*CAR_COLUMNS).where(Car.id == car_id))).one_or_none()
+    row = await _BY_ID.fetchrow(session, car_id=car_id)
     return None if row is None else CarRow.of(row)
 
 
-async def delete_car(session: AsyncSession, car_id: int) -> bool:
-    async with session.begin():
-        deleted = (
-            await session.scalars(delete(Car).where(Car.id == car_id).returning(Car.id))
-        ).one_or_none()
-    return deleted is not None
+async def update_model(
+    session: AsyncSession, car_id: int, model: str, *, expected: Expected | None = None
+) -> CarRow | None:
+    """Set the car's model (a new version); None when there is no such car.
+
+    Raises `StaleVersionError` when `expected` is given and the car is at another version.
+    """
+    statement = (
+        update(CARS)
+        .where(CARS.c.id == car_id)
+        .values(model=model, version=CARS.c.version + 1)
+        .returning(*CAR_COLUMNS)
+    )
+    row = await write_if_current(
+        session, statement, table=CARS, key=CARS.c.id == car_id, expected=expected
+    )
+    return None if row is None else CarRow.of(row)
+
+
+async def delete_car(
+    session: AsyncSession, car_id: int, *, expected: Expected | None = None
+) -> bool:
+    """Delete the car and its ownership history (ON DELETE CASCADE); False when there is none.
+
+    Raises `StaleVersionError` when `expected` is given and the car is at another version.
+    """
+    statement = delete(CARS).where(CARS.c.id == car_id).returning(CARS.c.id)
+    row = await write_if_current(
+        session, statement, table=CARS, key=CARS.c.id == car_id, expected=expected
+    )
+    return row is not None

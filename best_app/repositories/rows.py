@@ -15,7 +15,7 @@ from typing import Any, Self
 
 from sqlalchemy import Column, Table
 
-from best_app.models import Car, User
+from best_app.models import Car, Ownership, User
 from best_app.models.base import Base
 
 
@@ -33,6 +33,7 @@ class UserRow(_Row):
     username: str
     created_at: dt.date
     role: str
+    version: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +41,19 @@ class CarRow(_Row):
     id: int
     model: str
     owner_id: int
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class OwnershipRow(_Row):
+    """One period of a car's history; `owner_id` is None once that user has been deleted."""
+
+    id: int
+    car_id: int
+    owner_id: int | None
+    username: str
+    since: dt.datetime
+    until: dt.datetime | None
 
 
 def table_of(model: type[Base]) -> Table:
@@ -52,6 +66,7 @@ def columns_of(model: type[Base], row: type[_Row]) -> tuple[Column[object], ...]
     return tuple(table.c[field.name] for field in fields(row))
 
 
-USERS, CARS = table_of(User), table_of(Car)
+USERS, CARS, OWNERSHIPS = table_of(User), table_of(Car), table_of(Ownership)
 USER_COLUMNS = columns_of(User, UserRow)
 CAR_COLUMNS = columns_of(Car, CarRow)
+OWNERSHIP_COLUMNS = columns_of(Ownership, OwnershipRow)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,6 +13,7 @@ from best_app.models import User
 from best_app.repositories.compiled import CompiledQuery
 from best_app.repositories.pages import Page
 from best_app.repositories.rows import USER_COLUMNS, USERS, UserRow
+from best_app.repositories.versions import Expected, write_if_current
 
 # A concurrent DELETE can remove the row between our INSERT and our SELECT; try again then.
 _REGISTER_ATTEMPTS = 3
@@ -83,12 +84,39 @@ async def list_users(
     return Page.from_rows([UserRow.of(row) for row in rows], limit)
 
 
-async def delete_user(session: AsyncSession, username: str) -> bool:
-    """Delete the user; False when there is none. Raises `UserHasCarsError` if they own cars."""
-    stmt = delete(User).where(User.username == username).returning(User.id)
+async def update_role(
+    session: AsyncSession, username: str, role: str, *, expected: Expected | None = None
+) -> UserRow | None:
+    """Set the user's role (a new version); None when there is no such user.
+
+    Raises `StaleVersionError` when `expected` is given and the user is at another version.
+    """
+    statement = (
+        update(USERS)
+        .where(USERS.c.username == username)
+        .values(role=role, version=USERS.c.version + 1)
+        .returning(*USER_COLUMNS)
+    )
+    row = await write_if_current(
+        session, statement, table=USERS, key=USERS.c.username == username, expected=expected
+    )
+    return None if row is None else UserRow.of(row)
+
+
+async def delete_user(
+    session: AsyncSession, username: str, *, expected: Expected | None = None
+) -> bool:
+    """Delete the user; False when there is none. Raises `UserHasCarsError` if they own cars,
+    `StaleVersionError` when `expected` is given and the user is at another version.
+
+    Their past ownership periods stay, with the username they were held under and no owner
+    id (the foreign key is ON DELETE SET NULL): the history remains true.
+    """
+    statement = delete(USERS).where(USERS.c.username == username).returning(USERS.c.id)
     try:
-        async with session.begin():
-            deleted = (await session.scalars(stmt)).one_or_none()
+        row = await write_if_current(
+            session, statement, table=USERS, key=USERS.c.username == username, expected=expected
+        )
     except IntegrityError as error:  # the block has rolled back
         raise UserHasCarsError(username) from error
-    return deleted is not None
+    return row is not None

@@ -1,0 +1,53 @@
+"""Conditional writes: change a row only at a version the client has seen (`If-Match`).
+
+Users and cars carry a `version` that every write raises by one; the API's ETag names the row
+and its version. A conditional write adds "and (id, version) is one of these" to its own
+WHERE clause: the database checks and writes in one statement, under the row's lock, so a
+client that read an older version can never overwrite a newer one (no lost update).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Delete, Row, Table, Update, exists, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import ColumnElement
+
+# The (id, version) pairs a client accepts; None means "whatever is there" (no If-Match, or *).
+Expected = frozenset[tuple[int, int]]
+
+
+class StaleVersionError(Exception):
+    """The row exists, but at none of the versions the client expected (HTTP 412)."""
+
+
+def at_expected(
+    statement: Update | Delete, table: Table, expected: Expected | None
+) -> Update | Delete:
+    """`statement` restricted to rows at one of the `expected` versions."""
+    if expected is None:
+        return statement
+    return statement.where(tuple_(table.c.id, table.c.version).in_(sorted(expected)))
+
+
+async def write_if_current(
+    session: AsyncSession,
+    statement: Update | Delete,
+    *,
+    table: Table,
+    key: ColumnElement[bool],
+    expected: Expected | None,
+) -> Row[Any] | None:
+    """Run `statement` (an UPDATE or DELETE ... WHERE `key` ... RETURNING) in a transaction,
+    only on a row at one of the `expected` versions; its returned row, or None when no row
+    matches `key`. Raises `StaleVersionError` when the row is there at another version."""
+    async with session.begin():
+        row = (await session.execute(at_expected(statement, table, expected))).one_or_none()
+        if (
+            row is None
+            and expected is not None
+            and await session.scalar(select(exists().where(key)))
+        ):
+            raise StaleVersionError
+    return row
