@@ -44,7 +44,7 @@ _LOCK_CAR = (
         *CAR_COLUMNS,
         select(User.id).where(User.username == bindparam("buyer")).scalar_subquery(),
     )
-    .where(Car.id == bindparam("car_id"))
+    .where(Car.id == bindparam("the_car"))
     .with_for_update(of=CARS)
 )
 # The current period ends now: this statement starts after the lock is ours, so after the
@@ -52,21 +52,21 @@ _LOCK_CAR = (
 # the server's clock steps back.
 _CLOSE_PERIOD = (
     update(OWNERSHIPS)
-    .where(OWNERSHIPS.c.car_id == bindparam("car_id"), OWNERSHIPS.c.until.is_(None))
+    .where(OWNERSHIPS.c.car_id == bindparam("the_car"), OWNERSHIPS.c.until.is_(None))
     .values(until=func.greatest(func.statement_timestamp(), OWNERSHIPS.c.since))
     .returning(OWNERSHIPS.c.until)
 )
 _OPEN_PERIOD = insert(OWNERSHIPS).values(
-    car_id=bindparam("car_id", type_=Integer),
+    car_id=bindparam("the_car", type_=Integer),
     owner_id=bindparam("buyer_id", type_=Integer),
     username=bindparam("buyer", type_=String),
     since=func.coalesce(
-        bindparam("since", type_=DateTime(timezone=True)), func.statement_timestamp()
+        bindparam("opened_at", type_=DateTime(timezone=True)), func.statement_timestamp()
     ),
 )
 _TRANSFER = (
     update(CARS)
-    .where(CARS.c.id == bindparam("car_id"))
+    .where(CARS.c.id == bindparam("the_car"))
     .values(owner_id=bindparam("buyer_id"), version=CARS.c.version + 1)
     .returning(*CAR_COLUMNS)
 )
@@ -84,7 +84,7 @@ async def sell_car(
     try:
         async with session.begin():
             locked = (
-                await session.execute(_LOCK_CAR, {"car_id": car_id, "buyer": buyer})
+                await session.execute(_LOCK_CAR, {"the_car": car_id, "buyer": buyer})
             ).one_or_none()
             if locked is None:
                 raise NoSuchCarError(car_id)
@@ -95,9 +95,9 @@ async def sell_car(
                 raise StaleVersionError
             if car.owner_id == buyer_id:
                 raise AlreadyOwnerError(buyer)
-            params = {"car_id": car_id, "buyer_id": buyer_id, "buyer": buyer}
+            params = {"the_car": car_id, "buyer_id": buyer_id, "buyer": buyer}
             since = (await session.execute(_CLOSE_PERIOD, params)).scalar_one_or_none()
-            await session.execute(_OPEN_PERIOD, params | {"since": since})
+            await session.execute(_OPEN_PERIOD, params | {"opened_at": since})
             sold = (await session.execute(_TRANSFER, params)).one()
     except IntegrityError as error:  # the buyer was deleted after the lock: rolled back
         raise NoSuchBuyerError(buyer) from error
@@ -109,7 +109,7 @@ async def sell_car(
 _HISTORY = CompiledQuery(
     select(Car.id.label("the_car"), *OWNERSHIP_COLUMNS)
     .outerjoin(Ownership, (Ownership.car_id == Car.id) & (Ownership.id > bindparam("after")))
-    .where(Car.id == bindparam("car_id"))
+    .where(Car.id == bindparam("the_car"))
     .order_by(Ownership.id)
     .limit(bindparam("limit"))
 )
@@ -120,7 +120,7 @@ async def get_owners(
 ) -> Page[OwnershipRow] | None:
     """The car's ownership periods, oldest first; None when there is no such car."""
     rows = await _HISTORY.fetch(
-        session, car_id=car_id, after=0 if after is None else after, limit=limit + 1
+        session, the_car=car_id, after=0 if after is None else after, limit=limit + 1
     )
     if not rows:
         return None
