@@ -47,7 +47,7 @@ def expected_versions() -> Expected | None:
         return None
     pairs = set()
     for tag in request.if_match.as_set():  # strong tags only
-        row_id, dot, version = tag.partition(".")
+        row_id, dot, version = (tag or "").partition(".")  # werkzeug parses `""` as None
         parsed = (_number(row_id), _number(version))
         if dot and parsed[0] is not None and parsed[1] is not None:
             pairs.add((parsed[0], parsed[1]))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Delete, Row, Table, Update, exists, select, tuple_
+from sqlalchemy import Delete, Row, Table, Update, exists, false, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
@@ -28,6 +28,8 @@ def at_expected(
     """`statement` restricted to rows at one of the `expected` versions."""
     if expected is None:
         return statement
+    if not expected:  # only tags this API never issued: nothing can match
+        return statement.where(false())
     return statement.where(tuple_(table.c.id, table.c.version).in_(sorted(expected)))
 
 

@@ -1,15 +1,24 @@
 """API fuzzing: schemathesis generates requests from the app's own OpenAPI document.
 
-Every operation gets FUZZ_EXAMPLES cases (100 by default; CI derandomises so a failure
-reproduces; raise it locally with FUZZ_EXAMPLES=1000). Every response, errors included, must be
-documented with its status, content type and schema, and none may be a 5xx. The requests go
-to a real Hypercorn over real sockets.
+Three phases, the same four checks: every response, errors included, must be documented with
+its status, content type and schema, and none may be a 5xx. The requests go to a real
+Hypercorn over real sockets.
+
+- generate: every operation gets FUZZ_EXAMPLES cases (100 by default; CI derandomises so a
+  failure reproduces; raise it locally with FUZZ_EXAMPLES=1000);
+- coverage: schemathesis's deterministic cases for every operation (each boundary, each
+  missing or wrong-typed field, each enum value, the examples);
+- stateful: sequences that follow the document's OpenAPI links (create a user, buy a car,
+  sell it, patch and delete what the responses name), FUZZ_SCENARIOS of them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,6 +36,7 @@ from best_app.config import Settings
 from tests.e2e.server import Server
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "100"))
+SCENARIOS = int(os.environ.get("FUZZ_SCENARIOS", "200"))
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -66,3 +76,62 @@ def test_operation_conforms_to_its_schema(live_server: Server, label: str) -> No
         case.call_and_validate(base_url=live_server.url, checks=CHECKS)
 
     check()
+
+
+@pytest.mark.slow
+@SCHEMA.parametrize()
+@settings(
+    derandomize=bool(os.environ.get("CI")),
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    phases=[Phase.explicit],  # the coverage (and examples) cases; `generate` is the test above
+    database=None,
+)
+def test_coverage_phase_conforms(live_server: Server, case: schemathesis.Case) -> None:
+    case.call_and_validate(base_url=live_server.url, checks=CHECKS)
+
+
+def test_the_document_links_operations() -> None:
+    """The stateful phase has links to follow (without them it would test nothing)."""
+    links = {
+        (path, method, status, name)
+        for path, item in _openapi()["paths"].items()
+        for method, operation in item.items()
+        for status, response in operation["responses"].items()
+        for name in response.get("links", {})
+    }
+    assert {
+        ("/users", "post", "201", "GetUser"),
+        ("/users", "post", "201", "BuyCar"),
+        ("/users/{username}/cars", "post", "201", "SellCar"),
+        ("/users/{username}/cars", "post", "201", "GetOwners"),
+        ("/cars/{car_id}/sale", "post", "200", "GetOwners"),
+    } <= links
+
+
+@pytest.mark.slow
+def test_stateful_phase_conforms(live_server: Server, tmp_path: Path) -> None:
+    """Schemathesis's own stateful phase (its engine, as its CLI runs it: a scenario meets a
+    database earlier scenarios changed, which its runner expects and plain Hypothesis does not)."""
+    command = [
+        str(Path(sys.executable).with_name("schemathesis")), "run",
+        f"{live_server.url}/openapi.json",
+        "--phases", "stateful",
+        "--checks", ",".join(check.__name__ for check in CHECKS),
+        "--max-examples", str(SCENARIOS),
+        "--workers", "1",
+        "--report", "junit", "--report-dir", str(tmp_path),
+    ]  # fmt: skip
+    if os.environ.get("CI"):
+        command += ["--seed", "1"]
+    result = subprocess.run(  # noqa: S603 - our own command line
+        # In tmp_path: the CLI keeps a cache (`.schemathesis/`) in its working directory.
+        command,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
+    assert "Stateful" in result.stdout, result.stdout[-3000:]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import itertools
 import uuid
 from collections import Counter
 
@@ -79,3 +81,60 @@ async def test_delete_racing_purchases_never_orphans_a_car(live_server: Server) 
             for car_id in bought:  # every car that was bought still resolves to its owner
                 car = await http.get(f"/cars/{car_id}")
                 assert car.status_code == 200
+
+
+async def _car_with_buyers(http: httpx.AsyncClient, buyers: int) -> tuple[int, list[str]]:
+    seller = f"seller{uuid.uuid4().hex[:10]}"
+    names = [f"buyer{uuid.uuid4().hex[:10]}" for _ in range(buyers)]
+    for name in (seller, *names):
+        assert (await http.post("/users", json={"username": name})).status_code == 201
+    car = await http.post(f"/users/{seller}/cars", json={"model": "Golf"})
+    return car.json()["id"], names
+
+
+async def test_50_concurrent_sales_of_one_car_leave_a_consecutive_history(
+    live_server: Server,
+) -> None:
+    async with client(live_server) as http:
+        car_id, buyers = await _car_with_buyers(http, 50)
+        # Half the buyers try twice: the second attempt may find they already own it (409).
+        attempts = [*buyers, *buyers[:25]]
+        responses = await asyncio.gather(
+            *(http.post(f"/cars/{car_id}/sale", json={"buyer": name}) for name in attempts)
+        )
+        statuses = Counter(r.status_code for r in responses)
+        assert set(statuses) <= {200, 409}, statuses
+        assert statuses[200] >= 50  # the first of a buyer's attempts to be served always buys
+
+        history = (await http.get(f"/cars/{car_id}/owners", params={"limit": 500})).json()
+        periods = history["items"]
+        assert len(periods) == statuses[200] + 1  # the purchase's period, then one per sale
+        assert [p["until"] is None for p in periods] == [False] * (len(periods) - 1) + [True]
+        for earlier, later in itertools.pairwise(periods):
+            assert earlier["until"] == later["since"]  # no gap, no overlap
+            assert earlier["username"] != later["username"]  # no sale to the owner
+            since, until = (dt.datetime.fromisoformat(earlier[k]) for k in ("since", "until"))
+            assert since <= until
+        sold_to = Counter(r.json()["owner"] for r in responses if r.status_code == 200)
+        assert sold_to == Counter(p["owner"] for p in periods[1:])
+        car = (await http.get(f"/cars/{car_id}")).json()
+        assert car["owner"] == periods[-1]["owner"]
+
+
+async def test_50_concurrent_sales_with_one_if_match_sell_once(live_server: Server) -> None:
+    async with client(live_server) as http:
+        car_id, buyers = await _car_with_buyers(http, 50)
+        etag = (await http.get(f"/cars/{car_id}")).headers["ETag"]
+        responses = await asyncio.gather(
+            *(
+                http.post(f"/cars/{car_id}/sale", json={"buyer": name}, headers={"If-Match": etag})
+                for name in buyers
+            )
+        )
+        statuses = Counter(r.status_code for r in responses)
+        assert statuses == {200: 1, 412: 49}, statuses
+        [winner] = [r.json() for r in responses if r.status_code == 200]
+        periods = (await http.get(f"/cars/{car_id}/owners")).json()["items"]
+        assert len(periods) == 2
+        assert periods[-1]["owner"] == winner["owner"]
+        assert (await http.get(f"/cars/{car_id}")).json() == winner

@@ -174,3 +174,21 @@ async def test_if_match_on_missing_resources_is_404(
         404,
     )
     await assert_problem(await client.delete("/cars/2147483647", headers=headers), 404)
+
+
+@pytest.mark.parametrize("header", ['""', 'W/"1.1"', '"x", W/"y"', '"1.2147483648"', "junk"])
+async def test_if_match_naming_no_tag_of_ours_is_412(
+    client: TestClientProtocol, user: dict[str, Any], car: dict[str, Any], header: str
+) -> None:
+    headers = {"If-Match": header}
+    user_path, car_path = f"/users/{user['username']}", f"/cars/{car['id']}"
+    await assert_problem(
+        await client.patch(user_path, json={"role": "teacher"}, headers=headers), 412
+    )
+    await assert_problem(await client.delete(user_path, headers=headers), 412)
+    await assert_problem(await client.patch(car_path, json={"model": "X"}, headers=headers), 412)
+    await assert_problem(
+        await client.post(f"{car_path}/sale", json={"buyer": user["username"]}, headers=headers),
+        412,
+    )
+    await assert_problem(await client.delete(car_path, headers=headers), 412)
