@@ -6,7 +6,9 @@
 - writes document the bearer token they need when `API_TOKENS` is set;
 - `document_more` adds header parameters and response fields (headers, links, bodiless
   statuses such as 304) that quart-schema has no decorator for;
-- PATCH bodies are also documented as `application/merge-patch+json` (RFC 7396).
+- PATCH bodies are also documented as `application/merge-patch+json` (RFC 7396);
+- request and response bodies name their model by `$ref` (quart-schema inlines them), so
+  client generators make one class per model, not one per operation and status.
 """
 
 from __future__ import annotations
@@ -74,6 +76,7 @@ class ProblemAwareOpenAPIProvider(OpenAPIProvider):
             for method, operation in path_item.items():
                 self._patch_operation(method, operation, text)
                 _add_extras(operation, getattr(func, _EXTRAS_ATTRIBUTE, None))
+                _refer_to_models(operation, components)
         if paths:
             _add_problem_schema(components)
         return paths, components
@@ -98,9 +101,23 @@ class ProblemAwareOpenAPIProvider(OpenAPIProvider):
         }
         if method in _WRITES:
             operation.setdefault("security", [{"bearer": []}])
+        if "requestBody" in operation:  # every body the API validates is required
+            operation["requestBody"]["required"] = True
         body = operation.get("requestBody", {}).get("content", {})
         if method == "patch" and "application/json" in body:
             body[MERGE_PATCH_JSON] = body["application/json"]
+
+
+def _refer_to_models(operation: dict[str, Any], components: dict[str, Any]) -> None:
+    """Move each inlined body schema named by its model's title into the components."""
+    bodies = [operation.get("requestBody", {}), *operation["responses"].values()]
+    for body in bodies:
+        for media in body.get("content", {}).values():
+            schema = media.get("schema", {})
+            title = schema.get("title")
+            if title and "$ref" not in schema and schema.get("type") == "object":
+                components.setdefault(title, schema)
+                media["schema"] = {"$ref": f"#/components/schemas/{title}"}
 
 
 def _add_problem_schema(components: dict[str, Any]) -> None:
