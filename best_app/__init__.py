@@ -5,11 +5,10 @@ from __future__ import annotations
 from quart import Quart
 from quart_schema import Info, QuartSchema
 
-from best_app import docs, metrics, web
+from best_app import docs, fastpath, metrics, web
 from best_app.config import Settings, load_settings
-from best_app.connection import HTTPConnection
 from best_app.database import Database
-from best_app.edge import Edge
+from best_app.edge import Edge, record_route
 from best_app.errors import register_error_handlers
 from best_app.log_config import configure_logging
 from best_app.modules import ALWAYS_ON, BLUEPRINTS
@@ -27,7 +26,6 @@ def create_app(settings: Settings | None = None) -> Quart:
 
     app = Quart(__name__)
     app.request_class = Request
-    app.asgi_http_class = HTTPConnection
     app.url_map.converters["username"] = UsernameConverter
     app.config.update(
         SECRET_KEY=settings.secret_key.get_secret_value(),
@@ -56,7 +54,9 @@ def create_app(settings: Settings | None = None) -> Quart:
         app.register_blueprint(BLUEPRINTS[name])
 
     register_error_handlers(app)
+    app.before_request(record_route)  # first hook: a request refused by the next is labelled too
     web.init_app(app, settings)
     metrics.init_app(app)
     app.asgi_app = Edge(app.asgi_app, metrics.observe)  # type: ignore[method-assign]
+    fastpath.install(app, settings)
     return app

@@ -16,7 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from quart_schema import OpenAPIProvider
+from quart import Quart
+from quart_schema import OpenAPIProvider, QuartSchema
 from werkzeug.routing import Rule
 
 from best_app.errors import PROBLEM_JSON
@@ -68,9 +69,19 @@ def _add_extras(operation: dict[str, Any], extras: dict[str, Any] | None) -> Non
 
 
 class ProblemAwareOpenAPIProvider(OpenAPIProvider):
+    """quart-schema's provider, through its documented override points (`build_paths`).
+
+    quart-schema constructs it with the app (`openapi_provider_class`); it keeps the app's view
+    functions, the same dict routes are added to, to find each rule's view.
+    """
+
+    def __init__(self, app: Quart, extension: QuartSchema) -> None:
+        super().__init__(app, extension)
+        self.view_functions = app.view_functions
+
     def build_paths(self, rule: Rule) -> tuple[dict[str, Any], dict[str, Any]]:
         paths, components = super().build_paths(rule)
-        func = self._app.view_functions[rule.endpoint]
+        func = self.view_functions[rule.endpoint]
         text = getattr(func, _TEXT_ATTRIBUTE, None)
         for path_item in paths.values():
             for method, operation in path_item.items():

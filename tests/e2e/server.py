@@ -1,4 +1,8 @@
-"""A real Hypercorn serving best_app in a subprocess, on a free 127.0.0.1 port."""
+"""A real ASGI server serving best_app in a subprocess, on a free 127.0.0.1 port.
+
+Hypercorn (with `best_app/serving.py`, as deployed) unless told otherwise; Uvicorn and Granian
+serve the same app so the black-box API tests prove it is an ASGI app, not a Hypercorn one.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +24,21 @@ HYPERCORN = [
     sys.executable, "-m", "hypercorn", "--config", "python:best_app.serving",
     "best_app:create_app()",
 ]  # fmt: skip
+SERVERS = ("hypercorn", "uvicorn", "granian")
+
+
+def server_command(server: str, env: Mapping[str, str]) -> list[str]:
+    """The command line serving best_app with `server`, on `env`'s HOST and PORT."""
+    bind = ["--host", env["HOST"], "--port", env["PORT"]]
+    if server == "hypercorn":
+        return HYPERCORN  # binds from the settings, in best_app/serving.py
+    if server == "uvicorn":
+        factory = ["--factory", "best_app:create_app", "--no-server-header"]
+        return [sys.executable, "-m", "uvicorn", *factory, *bind]
+    if server == "granian":
+        factory = ["--interface", "asgi", "--factory", "best_app:create_app"]
+        return [sys.executable, "-m", "granian", *factory, *bind]
+    raise ValueError(f"unknown server {server!r}; known: {', '.join(SERVERS)}")
 
 
 def free_port() -> int:
@@ -65,13 +84,14 @@ def server_env(database_url: str, **overrides: str) -> dict[str, str]:
 
 @contextmanager
 def run_server(
-    env: Mapping[str, str], log_path: Path, ready_timeout: float = 30
+    env: Mapping[str, str], log_path: Path, ready_timeout: float = 30, server: str = "hypercorn"
 ) -> Iterator[Server]:
-    """Start Hypercorn with `env`; wait for /healthz; SIGTERM it on the way out."""
+    """Start `server` with `env`; wait for /healthz; SIGTERM it on the way out."""
     url = f"http://127.0.0.1:{env['PORT']}"
+    command = server_command(server, env)
     with log_path.open("w") as log:
         process = subprocess.Popen(  # noqa: S603 - our own command line
-            HYPERCORN, cwd=ROOT, env=dict(env), stdout=log, stderr=subprocess.STDOUT, text=True
+            command, cwd=ROOT, env=dict(env), stdout=log, stderr=subprocess.STDOUT, text=True
         )
     server = Server(url=url, process=process, log_path=log_path)
     try:

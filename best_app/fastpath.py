@@ -1,20 +1,24 @@
-"""Quart's per-request ASGI handling, without the tasks an API request does not need.
+"""Performance tricks that rely on framework internals: the one module allowed to.
+
+Everything else in best_app uses only documented extension points (a static test enforces
+it). A trick stays here only while it measures >= 5% end to end at the server; each one
+states its gain, is switched off by `FASTPATH=off` (README, Settings), and has a test that
+pins the framework versions it was written for (`tests/test_fastpath.py`).
+
+`FASTPATH=off` runs the plain, documented path; the whole suite runs once that way.
+
+## The connection fast path (`HTTPConnection`, Quart's `asgi_http_class`)
 
 Quart's `ASGIHTTPConnection` runs every request as two tasks (one reading the body, one
 handling it) joined by `asyncio.wait`, then sends the response through `asyncio.wait_for`,
-a third task. Measured in process under uvloop, that is ~45 µs of Quart's ~130 µs on
-`GET /hello/say`. `HTTPConnection` (the app's `asgi_http_class`) keeps Quart's behaviour and
-drops that cost:
+a third task. This class handles a request whose messages have all arrived (the server has
+already queued them) in the server's task, and sends an in-memory response as two messages.
+It uses Quart's private `_create_request_from_scope`, `_send_response` and
+`_handle_exception`, writes the request body directly, and relies on the server queueing a
+request's messages so that a `receive()` cancelled before it suspends loses nothing.
+A client that disconnects mid-request no longer cancels its handler (the response is dropped).
 
-- A request that has fully arrived by the time the app runs (the server has already queued
-  its messages: every GET, every API POST sent in one piece) is handled in the server's task
-  for the request. Messages are only taken if they are waiting; one that would need waiting
-  for sends the request down Quart's own concurrent path, unchanged (body streaming,
-  `BODY_TIMEOUT`, `MAX_CONTENT_LENGTH` as before).
-- A response held in memory is sent as two messages (start, body), without `wait_for`; a
-  streamed one (a file) keeps Quart's `RESPONSE_TIMEOUT` bound.
-- So a client that disconnects mid-request no longer cancels the handler: it finishes and
-  the server drops the response. A database call is never cancelled half-way.
+Measured gain: MEASURED
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from hypercorn.typing import (
     HTTPResponseBodyEvent,
     HTTPResponseStartEvent,
 )
+from quart import Quart
 from quart.asgi import (
     ASGIHTTPConnection,
     _handle_exception,  # Quart's own fallback for errors its handlers let through
@@ -39,20 +44,31 @@ from quart.utils import encode_headers
 from quart.wrappers import Request, Response
 from quart.wrappers.response import DataBody
 
+from best_app.config import Settings
+
 
 class HTTPConnection(ASGIHTTPConnection):
     async def __call__(self, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
-        waiting = await _waiting_messages(receive)
-        if waiting and _completes_request(waiting[-1]):
+        try:
+            async with asyncio.timeout(self.app.config["BODY_TIMEOUT"]):
+                first = await receive()
+        except TimeoutError:  # nothing arrived: Quart's path answers as Quart does (408)
+            await super().__call__(receive, send)
+            return
+        if first["type"] == "http.request" and not first.get("more_body", False):
             request = self._create_request_from_scope(send)
-            for message in waiting:
-                request.body.append(message.get("body", b""))  # type: ignore[arg-type]
+            request.body.append(first.get("body", b""))
             request.body.set_complete()
             await self.handle_request(request, send)
             return
+        replayed = False
 
         async def replay() -> ASGIReceiveEvent:
-            return waiting.pop(0) if waiting else await receive()
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return first
 
         await super().__call__(replay, send)
 
@@ -85,22 +101,7 @@ class HTTPConnection(ASGIHTTPConnection):
             await asyncio.wait_for(self._send_response(send, response), timeout=timeout)
 
 
-def _completes_request(message: ASGIReceiveEvent) -> bool:
-    return message["type"] == "http.request" and not message.get("more_body", False)
-
-
-async def _waiting_messages(receive: ASGIReceiveCallable) -> list[ASGIReceiveEvent]:
-    """The request's messages that have already arrived, up to the one that ends it.
-
-    Taking a queued message does not suspend; the first `receive()` that would suspend is
-    cancelled at once by the expired timeout (the server's queue loses nothing on cancel).
-    """
-    messages: list[ASGIReceiveEvent] = []
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(0):
-            while not messages or messages[-1].get("more_body", False):
-                message = await receive()
-                messages.append(message)
-                if message["type"] != "http.request":
-                    break
-    return messages
+def install(app: Quart, settings: Settings) -> None:
+    """Switch the app's tricks on, unless `FASTPATH=off`."""
+    if settings.fastpath:
+        app.asgi_http_class = HTTPConnection
