@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import functools
 import ipaddress
 import logging
 import time
+import weakref
 from typing import Any, TextIO
 
 from hypercorn.config import Config
@@ -71,6 +73,19 @@ def access_fields(
     }
 
 
+@functools.cache
+def _flushed_at_exit() -> weakref.WeakSet[AccessLogger]:
+    """The live access loggers, flushed at exit by one hook, registered with the first of them."""
+    live: weakref.WeakSet[AccessLogger] = weakref.WeakSet()
+
+    def flush_all() -> None:
+        for logger in list(live):
+            logger.flush()
+
+    atexit.register(flush_all)
+    return live
+
+
 class AccessLogger(Logger):
     """Hypercorn's logger, with access lines rendered and written here.
 
@@ -105,7 +120,7 @@ class AccessLogger(Logger):
         )
         self._pending: list[str] = []
         self._flush_scheduled = False
-        atexit.register(self.flush)
+        _flushed_at_exit().add(self)
 
     async def access(
         self, request: WWWScope, response: ResponseSummary | None, request_time: float

@@ -1,5 +1,6 @@
-"""The app's HTTP handling (`best_app.connection`), driven through its ASGI interface: whether
-a request has fully arrived or is still arriving, the answer is the same."""
+"""The app driven through its ASGI interface as a server drives it: whether a request has fully
+arrived or is still arriving, the answer is the same, and Quart's documented behaviour holds (a
+client that disconnects cancels its handler)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ from collections.abc import Callable
 from typing import Any
 
 from quart.typing import TestAppProtocol
+
+from best_app import create_app
+from best_app.config import Settings
 
 
 def _scope(method: str, path: str, body: bytes = b"") -> dict[str, Any]:
@@ -76,12 +80,12 @@ async def test_a_post_is_answered_alike_whether_its_body_is_waiting_or_still_arr
         assert response["username"] == json.loads(body)["username"]
 
 
-async def test_a_get_that_has_arrived_is_answered_in_two_messages(app: TestAppProtocol) -> None:
+async def test_a_get_is_answered_with_its_body(app: TestAppProtocol) -> None:
     request = [{"type": "http.request", "body": b"", "more_body": False}]
     sent = await _call(app, _scope("GET", "/hello/say"), request, late=False)
-    assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
-    assert sent[1]["more_body"] is False
-    assert sent[1]["body"].startswith(b"Hello")
+    assert sent[0]["type"] == "http.response.start"
+    assert sent[-1]["more_body"] is False
+    assert b"".join(m.get("body", b"") for m in sent[1:]) == b"Hello XY!"
 
 
 async def test_a_client_gone_before_its_body_arrived_gets_no_answer_and_no_write(
@@ -108,3 +112,40 @@ async def test_a_body_over_the_limit_is_413_whether_waiting_or_still_arriving(
     for late in (False, True):
         sent = await _call(app, _scope("POST", "/users", body), _body_parts(body), late=late)
         assert sent[0]["status"] == 413, late
+
+
+async def test_a_client_that_disconnects_cancels_its_handler(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """Quart's documented behaviour: the handler of a request whose client left is cancelled."""
+    quart_app = create_app(make_settings())
+    started, release = asyncio.Event(), asyncio.Event()
+    outcome: list[str] = []
+
+    @quart_app.get("/slow")
+    async def slow() -> str:
+        started.set()
+        try:
+            await release.wait()
+        except asyncio.CancelledError:
+            outcome.append("cancelled")
+            raise
+        outcome.append("finished")
+        return "done"
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async with quart_app.test_app() as test_app:
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        queue.put_nowait({"type": "http.request", "body": b"", "more_body": False})
+        task = asyncio.create_task(test_app.app(_scope("GET", "/slow"), queue.get, send))  # type: ignore[attr-defined]
+        await asyncio.wait_for(started.wait(), 10)
+        queue.put_nowait({"type": "http.disconnect"})
+        await asyncio.sleep(0.05)
+        release.set()
+        await asyncio.wait_for(task, 10)
+    assert outcome == ["cancelled"]
+    assert not sent
