@@ -86,8 +86,11 @@ class Edge:
             self.observe(scope["method"], route, status, time.perf_counter() - started)
 
 
-def record_route() -> None:
-    """Quart `before_request` hook: the matched route template, for the metrics' label."""
+async def record_route() -> None:
+    """Quart `before_request` hook: the matched route template, for the metrics' label.
+
+    A coroutine function: Quart runs a plain function hook in a thread (about 130 µs a request).
+    """
     rule = request.url_rule
     if rule is not None:
         request.scope[ROUTE_KEY] = rule.rule  # type: ignore[literal-required]
