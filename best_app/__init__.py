@@ -5,7 +5,7 @@ from __future__ import annotations
 from quart import Quart
 from quart_schema import Info, QuartSchema
 
-from best_app import docs, metrics, web
+from best_app import docs, fastpath, metrics, web
 from best_app.config import Settings, load_settings
 from best_app.database import Database
 from best_app.edge import Edge, record_route
@@ -58,4 +58,5 @@ def create_app(settings: Settings | None = None) -> Quart:
     web.init_app(app, settings)
     metrics.init_app(app)
     app.asgi_app = Edge(app.asgi_app, metrics.observe)  # type: ignore[method-assign]
+    fastpath.install(app, settings)
     return app

@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     cors_origins: CommaList = ()
     trusted_proxies: CommaList = ()
     metrics_token: SecretStr | None = None
+    # `best_app.fastpath`'s tricks: on, or off for the plain documented path (README, Settings).
+    fastpath: bool = True
 
     @field_validator("api_tokens", "modules", "cors_origins", "trusted_proxies", mode="before")
     @classmethod
