@@ -1,6 +1,6 @@
 """best_app is an ASGI app, not a Hypercorn app: the same black-box conversation with the API
-(every endpoint, success and errors, JSON bodies, a body sent in chunks) gets the same answers
-from Hypercorn, Uvicorn and Granian.
+(every endpoint, success and errors, JSON bodies, a body sent in chunks, conditional requests)
+gets the same answers from Hypercorn, Uvicorn and Granian.
 
 Each server gets a fresh database, so ids and lists are the same everywhere. A transcript keeps
 each answer's status, content type, body (request ids checked, then blanked) and the headers
@@ -26,10 +26,12 @@ TOKEN = "portable-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 LIMIT = 2048  # MAX_CONTENT_LENGTH for these servers
 PROMISED_HEADERS = (
-    "location", "www-authenticate", "retry-after", "x-content-type-options",
+    "location", "etag", "www-authenticate", "retry-after", "x-content-type-options",
     "referrer-policy", "x-frame-options", "content-security-policy",
 )  # fmt: skip
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+# Times and dates are when each conversation ran; their format is compared, not their value.
+WHEN = re.compile(r"\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}:\d{2}(\.\d+)?Z)?")
 Answer = dict[str, Any]
 
 
@@ -64,7 +66,32 @@ CONVERSATION: list[tuple[str, str, str, dict[str, Any], int]] = [
     ("list bad limit", "GET", "/users?limit=0", {}, 422),
     ("list bad after", "GET", "/users?after=x", {}, 422),
     ("get user", "GET", "/users/ann", {}, 200),
+    ("user not modified", "GET", "/users/ann", {"if_none_match": "get user"}, 304),
     ("get unknown user", "GET", "/users/nobody", {}, 404),
+    (
+        "patch user",
+        "PATCH",
+        "/users/ann",
+        {"json": {"role": "student"}, "if_match": "get user"},
+        200,
+    ),
+    (
+        "patch user stale",
+        "PATCH",
+        "/users/ann",
+        {"json": {"role": "employee"}, "if_match": "get user"},
+        412,
+    ),
+    ("patch user bad role", "PATCH", "/users/ann", {"json": {"role": "king"}}, 422),
+    ("patch user not json", "PATCH", "/users/ann", {"content": b"{"}, 400),
+    (
+        "patch user no token",
+        "PATCH",
+        "/users/ann",
+        {"json": {"role": "student"}, "auth": False},
+        401,
+    ),
+    ("patch unknown user", "PATCH", "/users/nobody", {"json": {"role": "student"}}, 404),
     ("buy", "POST", "/users/ann/cars", {"json": {"model": "Golf"}}, 201),
     ("buy in chunks", "POST", "/users/ann/cars", {"chunked": b'{"model": "Polo"}'}, 201),
     ("buy unknown user", "POST", "/users/nobody/cars", {"json": {"model": "Golf"}}, 404),
@@ -76,12 +103,28 @@ CONVERSATION: list[tuple[str, str, str, dict[str, Any], int]] = [
     ("cars unknown user", "GET", "/users/nobody/cars", {}, 404),
     ("cars bad limit", "GET", "/users/ann/cars?limit=501", {}, 422),
     ("car", "GET", "/cars/1", {}, 200),
+    ("car not modified", "GET", "/cars/1", {"if_none_match": "car"}, 304),
     ("unknown car", "GET", "/cars/999", {}, 404),
     ("car id beyond integer", "GET", "/cars/99999999999", {}, 404),
+    ("patch car", "PATCH", "/cars/1", {"json": {"model": "Golf GTI"}, "if_match": "car"}, 200),
+    ("patch car stale", "PATCH", "/cars/1", {"json": {"model": "Up"}, "if_match": "car"}, 412),
+    ("patch car empty model", "PATCH", "/cars/1", {"json": {"model": ""}}, 422),
+    ("patch unknown car", "PATCH", "/cars/999", {"json": {"model": "Up"}}, 404),
+    ("sell car", "POST", "/cars/1/sale", {"json": {"buyer": "bob"}, "if_match": "patch car"}, 200),
+    ("sell to its owner", "POST", "/cars/1/sale", {"json": {"buyer": "bob"}}, 409),
+    ("sell to unknown buyer", "POST", "/cars/1/sale", {"json": {"buyer": "nobody"}}, 404),
+    ("sell unknown car", "POST", "/cars/999/sale", {"json": {"buyer": "bob"}}, 404),
+    ("sell bad body", "POST", "/cars/1/sale", {"json": {"buyer": "bob", "price": 1}}, 422),
+    ("sell no token", "POST", "/cars/1/sale", {"json": {"buyer": "cy"}, "auth": False}, 401),
+    ("owners", "GET", "/cars/1/owners", {}, 200),
+    ("owners page", "GET", "/cars/1/owners?limit=1", {}, 200),
+    ("owners unknown car", "GET", "/cars/999/owners", {}, 404),
+    ("owners bad limit", "GET", "/cars/1/owners?limit=0", {}, 422),
     ("delete owner", "DELETE", "/users/ann", {}, 409),
     ("delete car no token", "DELETE", "/cars/1", {"auth": False}, 401),
     ("delete car", "DELETE", "/cars/1", {}, 204),
     ("delete car again", "DELETE", "/cars/1", {}, 404),
+    ("delete car stale", "DELETE", "/cars/2", {"headers": {"If-Match": '"stale"'}}, 412),
     ("delete car 2", "DELETE", "/cars/2", {}, 204),
     ("delete user", "DELETE", "/users/ann", {}, 204),
     ("delete user again", "DELETE", "/users/ann", {}, 404),
@@ -93,10 +136,26 @@ CONVERSATION: list[tuple[str, str, str, dict[str, Any], int]] = [
 ]
 
 
-def _request(http: httpx.Client, method: str, path: str, options: dict[str, Any]) -> Answer:
+def _timeless(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _timeless(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_timeless(item) for item in value]
+    if isinstance(value, str) and (match := WHEN.fullmatch(value)):
+        return "<time>" if match.group(1) else "<date>"
+    return value
+
+
+def _request(
+    http: httpx.Client, method: str, path: str, options: dict[str, Any], earlier: dict[str, Answer]
+) -> Answer:
     options = dict(options)
     headers = {"X-Request-ID": "conversation-1"} if path == "/hello/say" else {}
-    if options.pop("auth", True) and method in {"POST", "PUT", "DELETE"}:
+    headers.update(options.pop("headers", {}))
+    for option, header in (("if_none_match", "If-None-Match"), ("if_match", "If-Match")):
+        if option in options:  # the ETag of an earlier answer, by its label
+            headers[header] = earlier[options.pop(option)]["headers"]["etag"]
+    if options.pop("auth", True) and method in {"POST", "PUT", "PATCH", "DELETE"}:
         headers["Authorization"] = f"Bearer {options.pop('token', TOKEN)}"
     if "chunked" in options:  # no Content-Length: the body arrives as it is sent
         options["content"] = _chunks(options.pop("chunked"))
@@ -118,7 +177,7 @@ def _request(http: httpx.Client, method: str, path: str, options: dict[str, Any]
     return {
         "status": response.status_code,
         "content_type": content_type,
-        "body": body,
+        "body": _timeless(body),
         "echoed_request_id": request_id == "conversation-1",
         "headers": {name: response.headers.get(name) for name in PROMISED_HEADERS},
         # The same methods; each server may list them in its own order.
@@ -134,10 +193,10 @@ def _transcript(server: str, server_url: str, log: Path) -> dict[str, Answer]:
             run_server(env, log, server=server) as running,
             httpx.Client(base_url=running.url, timeout=30) as http,
         ):
-            return {
-                label: _request(http, method, path, options)
-                for label, method, path, options, _ in CONVERSATION
-            }
+            answers: dict[str, Answer] = {}
+            for label, method, path, options, _ in CONVERSATION:
+                answers[label] = _request(http, method, path, options, answers)
+            return answers
 
 
 @pytest.fixture(scope="module")
@@ -176,6 +235,11 @@ def test_hypercorn_answers_as_the_api_promises(
     assert answers["method not allowed"]["allow"] == ["GET", "HEAD", "OPTIONS", "POST"]
     assert [u["username"] for u in answers["list"]["body"]["items"]] == ["ann", "bob", "cy"]
     assert answers["metrics"]["body"] is True
+    assert answers["get user"]["headers"]["etag"]
+    assert answers["user not modified"]["body"] == ""
+    assert answers["patch user"]["body"]["role"] == "student"
+    assert answers["sell car"]["body"]["owner"] == answers["create in chunks"]["body"]["id"]
+    assert [o["username"] for o in answers["owners"]["body"]["items"]] == ["ann", "bob"]
 
 
 @pytest.mark.parametrize("server", [s for s in SERVERS if s != "hypercorn"])
