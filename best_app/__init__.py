@@ -5,7 +5,7 @@ from __future__ import annotations
 from quart import Quart
 from quart_schema import Info, QuartSchema
 
-from best_app import docs, fastpath, metrics, web
+from best_app import docs, draining, fastpath, metrics, web
 from best_app.config import Settings, load_settings
 from best_app.database import Database
 from best_app.edge import Edge, record_route
@@ -36,6 +36,7 @@ def create_app(settings: Settings | None = None) -> Quart:
     app.extensions["settings"] = settings
 
     Database(settings).init_app(app)
+    draining.init_app(app)
     # quart-schema's own doc pages load from CDNs; `best_app.docs` serves /docs instead.
     QuartSchema(
         app,

@@ -1,5 +1,7 @@
 """`python -m best_app` (or `best-app`): operational commands.
 
+best-app serve                   Hypercorn: one process that drains on SIGTERM (WEB_CONCURRENCY=1),
+                                 or Hypercorn's multi-worker parent
 best-app wait-db [--timeout S]   wait for the database (backoff, bounded)
 best-app migrate                 alembic upgrade head, under an advisory lock
 best-app healthcheck             exit 0 when this host's /readyz answers 200
@@ -14,7 +16,6 @@ import os
 import sys
 import urllib.error
 import urllib.request
-from typing import NoReturn
 
 from tqdm import tqdm
 
@@ -22,6 +23,7 @@ from best_app.config import Settings, SettingsError, load_settings
 from best_app.database import Database
 from best_app.log_config import configure_logging
 from best_app.prestart import migrate, wait_for_database
+from best_app.replica import run as run_replica
 from best_app.seed import seed
 
 
@@ -61,9 +63,13 @@ def _seed(settings: Settings, users: int, cars: int, prefix: str) -> None:
         asyncio.run(seed(settings, users, cars, prefix=prefix, progress=bar.update))
 
 
-def _serve() -> NoReturn:
-    command = [sys.executable, "-m", "hypercorn", "--config", "python:best_app.serving"]
-    os.execv(sys.executable, [*command, "best_app:create_app()"])  # noqa: S606
+def _serve(settings: Settings) -> int:
+    """One process per replica (drains on SIGTERM), or Hypercorn's multi-worker parent."""
+    if settings.web_concurrency > 1:
+        command = [sys.executable, "-m", "hypercorn", "--config", "python:best_app.serving"]
+        os.execv(sys.executable, [*command, "best_app:create_app()"])  # noqa: S606
+    run_replica(settings)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,7 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     wait.add_argument("--timeout", type=float, help="seconds (default: DB_WAIT_TIMEOUT)")
     commands.add_parser("migrate", help="alembic upgrade head under an advisory lock")
     commands.add_parser("healthcheck", help="exit 0 when /readyz on this host answers 200")
-    commands.add_parser("serve", help="serve with Hypercorn (best_app/serving.py)")
+    commands.add_parser(
+        "serve", help="serve with Hypercorn (one draining process when WEB_CONCURRENCY=1)"
+    )
     commands.add_parser("check", help="settings, database and migrations: exit 0 when ready")
     seeding = commands.add_parser("seed", help="bulk-load users and their cars")
     seeding.add_argument("--users", type=int, default=1000)
@@ -81,13 +89,13 @@ def main(argv: list[str] | None = None) -> int:
     seeding.add_argument("--prefix", default="seed", help="usernames are PREFIX-1, PREFIX-2, ...")
     args = parser.parse_args(argv)
 
-    if args.command == "serve":
-        _serve()
     try:
         settings = load_settings()
     except SettingsError as error:
         print(error.code, file=sys.stderr)
         return EXIT_BAD_SETTINGS
+    if args.command == "serve":
+        return _serve(settings)
     configure_logging(settings)
     logging.getLogger("best_app").setLevel(logging.INFO)
     match args.command:

@@ -65,6 +65,7 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     web_concurrency: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
     graceful_timeout: float = Field(default=30.0, ge=0)
+    shutdown_drain_seconds: float = Field(default=2.0, ge=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_format: Literal["text", "json"] | None = None
     max_content_length: int = Field(default=65536, ge=1)

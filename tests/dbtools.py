@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 import asyncpg
 from alembic import command
@@ -59,3 +59,15 @@ def migrate(url: str, revision: str = "head", *, down: bool = False) -> None:
         command.downgrade(config, revision)
     else:
         command.upgrade(config, revision)
+
+
+@asynccontextmanager
+async def users_table_locked(database_url: str) -> AsyncIterator[None]:
+    """Hold an exclusive lock on `users`: any request touching it waits, holding its connection."""
+    conn = await asyncpg.connect(plain_dsn(database_url))
+    try:
+        async with conn.transaction():
+            await conn.execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
+            yield
+    finally:
+        await conn.close()

@@ -1,12 +1,16 @@
-"""Liveness (`/healthz`: the process answers) and readiness (`/readyz`: the database too)."""
+"""Liveness (`/healthz`: the process answers) and readiness (`/readyz`: the database too).
+
+A draining process (stopping: see `best_app/draining.py`) is alive but not ready.
+"""
 
 import logging
 
-from quart import Blueprint, Response
+from quart import Blueprint, Response, current_app
 from quart_schema import document_response, tag
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from best_app.database import current_database
+from best_app.draining import drain_of
 from best_app.errors import RETRY_AFTER_SECONDS, APIError
 from best_app.modules.responses import json_response, problems
 from best_app.schemas import Status
@@ -38,6 +42,8 @@ def _not_ready(detail: str) -> APIError:
 @problems()
 async def readyz() -> Response:
     """The database answers and its schema is at the code's migration head."""
+    if drain_of(current_app).draining:
+        raise _not_ready("The server is shutting down.")
     try:
         problem = await current_database().schema_problem()
     except (DBAPIError, SQLAlchemyError, OSError) as error:

@@ -25,6 +25,9 @@ HYPERCORN = [
     "best_app:create_app()",
 ]  # fmt: skip
 SERVERS = ("hypercorn", "uvicorn", "granian")
+# `best-app serve` with WEB_CONCURRENCY=1 (as `server_env` sets): one process per replica,
+# draining on SIGTERM (best_app/replica.py).
+REPLICA = "best-app serve"
 
 
 def server_command(server: str, env: Mapping[str, str]) -> list[str]:
@@ -32,13 +35,15 @@ def server_command(server: str, env: Mapping[str, str]) -> list[str]:
     bind = ["--host", env["HOST"], "--port", env["PORT"]]
     if server == "hypercorn":
         return HYPERCORN  # binds from the settings, in best_app/serving.py
+    if server == REPLICA:
+        return [sys.executable, "-m", "best_app", "serve"]  # binds from the settings too
     if server == "uvicorn":
         factory = ["--factory", "best_app:create_app", "--no-server-header"]
         return [sys.executable, "-m", "uvicorn", *factory, *bind]
     if server == "granian":
         factory = ["--interface", "asgi", "--factory", "best_app:create_app"]
         return [sys.executable, "-m", "granian", *factory, *bind]
-    raise ValueError(f"unknown server {server!r}; known: {', '.join(SERVERS)}")
+    raise ValueError(f"unknown server {server!r}; known: {', '.join((*SERVERS, REPLICA))}")
 
 
 def free_port() -> int:

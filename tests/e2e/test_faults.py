@@ -7,30 +7,16 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
 
-from tests.dbtools import migrate, plain_dsn
+from tests.dbtools import migrate, users_table_locked
 from tests.e2e.server import ROOT, run_server, server_env
 
 pytestmark = pytest.mark.slow
-
-
-@asynccontextmanager
-async def users_table_locked(database_url: str) -> AsyncIterator[None]:
-    """Hold an exclusive lock on `users`: any request touching it waits, holding its connection."""
-    conn = await asyncpg.connect(plain_dsn(database_url))
-    try:
-        async with conn.transaction():
-            await conn.execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
-            yield
-    finally:
-        await conn.close()
 
 
 async def test_pool_exhaustion_is_503_then_recovers(database_url: str, server_log: Path) -> None:

@@ -1,0 +1,81 @@
+"""SIGTERM to one replica (`best-app serve`, one process): it drains, then stops accepting.
+
+/readyz turns 503 at once, every request is still served for SHUTDOWN_DRAIN_SECONDS, then new
+connections are refused while a request already in flight finishes, and the process exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.dbtools import users_table_locked
+from tests.e2e.server import REPLICA, run_server, server_env
+
+pytestmark = pytest.mark.slow
+
+DRAIN = 3.0
+
+
+async def _fresh(url: str, path: str) -> httpx.Response:
+    """A request on a new connection: proves the listener itself still accepts."""
+    async with httpx.AsyncClient(base_url=url, timeout=5) as http:
+        return await http.get(path)
+
+
+async def test_sigterm_drains_then_refuses_while_in_flight_requests_finish(
+    database_url: str, server_log: Path
+) -> None:
+    env = server_env(
+        database_url,
+        SHUTDOWN_DRAIN_SECONDS=str(DRAIN),
+        GRACEFUL_TIMEOUT="15",
+        DB_STATEMENT_TIMEOUT_MS="30000",
+    )
+    with run_server(env, server_log, server=REPLICA) as server:
+        assert (await _fresh(server.url, "/readyz")).status_code == 200
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+            async with users_table_locked(database_url):
+                in_flight = asyncio.create_task(http.get("/users"))  # waits on the lock
+                await asyncio.sleep(0.5)
+                server.process.send_signal(signal.SIGTERM)
+                signalled = time.monotonic()
+
+                not_ready = await _fresh(server.url, "/readyz")
+                assert time.monotonic() - signalled < 0.5
+                assert not_ready.status_code == 503
+                assert not_ready.headers["content-type"] == "application/problem+json"
+                assert not_ready.json()["detail"] == "The server is shutting down."
+                assert not_ready.headers["Retry-After"].isdigit()
+
+                # The drain: still alive and serving, on new connections too.
+                served = 0
+                while time.monotonic() - signalled < DRAIN - 0.5:
+                    assert (await _fresh(server.url, "/hello/say")).status_code == 200
+                    assert (await _fresh(server.url, "/healthz")).status_code == 200
+                    assert (await _fresh(server.url, "/readyz")).status_code == 503
+                    served += 1
+                    await asyncio.sleep(0.1)
+                assert served >= 5
+
+                # Then the listener closes: new connections are refused outright.
+                while True:
+                    try:
+                        await _fresh(server.url, "/healthz")
+                    except httpx.ConnectError:
+                        break
+                    assert time.monotonic() - signalled < DRAIN + 2, "listener still open"
+                    await asyncio.sleep(0.05)
+                assert time.monotonic() - signalled >= DRAIN - 0.1
+                assert not in_flight.done()
+            response = await in_flight  # the lock is gone: the request finishes
+        assert response.status_code == 200
+        assert server.process.wait(timeout=15) == 0
+    log = server.log()
+    assert "stopping: /readyz answers 503" in log
+    assert "closing the listener" in log
