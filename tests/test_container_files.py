@@ -32,15 +32,20 @@ def _run(*command: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)  # noqa: S603
 
 
-def test_compose_file_matches_the_compose_specification() -> None:
+COMPOSE_FILES = ["docker-compose.yml", "docker-compose.scale.yml"]
+
+
+@pytest.mark.parametrize("compose_file", COMPOSE_FILES)
+def test_compose_file_matches_the_compose_specification(compose_file: str) -> None:
     result = _run(
-        _tool("check-jsonschema"), "--builtin-schema", "vendor.compose-spec", "docker-compose.yml"
+        _tool("check-jsonschema"), "--builtin-schema", "vendor.compose-spec", compose_file
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_compose_file_has_no_version_key() -> None:
-    text = (ROOT / "docker-compose.yml").read_text()
+@pytest.mark.parametrize("compose_file", COMPOSE_FILES)
+def test_compose_file_has_no_version_key(compose_file: str) -> None:
+    text = (ROOT / compose_file).read_text()
     assert not any(line.startswith("version:") for line in text.splitlines())
 
 
