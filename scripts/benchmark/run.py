@@ -1,14 +1,15 @@
 """Side-by-side HTTP benchmark: best_app vs the seed's Flask stack vs a framework-free ceiling.
 
     scripts/bench [--rounds 3] [--duration 10] [--connections 64] [--out bench-results]
-                  [--baseline GIT_REF]
+                  [--baseline GIT_REF] [--variant NAME:VAR=VALUE[,VAR=VALUE...]]...
 
 One PostgreSQL database with 10,000 users and 5 cars each; three servers on 127.0.0.1, each
 one worker; wrk in interleaved rounds (A B C A B C ...) so drift hits all alike. Reports
 median requests/s, p50/p99 latency, non-2xx and peak RSS, with ratios, as JSON, Markdown and
 a PNG chart. `--baseline REF` adds a fourth server, best_app as of that commit (its files
 from `git archive`, served by the same environment against the same database), and the
-ratio best_app/baseline: a change's cost measured side by side in one run.
+ratio best_app/baseline: a change's cost measured side by side in one run. `--variant
+fastpath-off:FASTPATH=off` likewise adds best_app with other settings (a switch's worth).
 """
 
 from __future__ import annotations
@@ -156,7 +157,27 @@ def export_commit(ref: str, into: Path) -> Path:
     return into
 
 
-def start_servers(database_url: str, logs: Path, baseline: Path | None) -> dict[str, Server]:
+@dataclass(frozen=True)
+class Comparison:
+    """Another best_app server, compared with this one: its files and extra settings."""
+
+    name: str
+    workdir: Path
+    env: dict[str, str]
+
+
+def parse_variant(text: str) -> Comparison:
+    """`NAME:VAR=VALUE[,VAR=VALUE...]`: this checkout with other settings."""
+    name, _, assignments = text.partition(":")
+    pairs = [item.partition("=") for item in assignments.split(",") if item]
+    if not name or not pairs or any(not sep for _, sep, _ in pairs):
+        raise argparse.ArgumentTypeError(f"expected NAME:VAR=VALUE[,VAR=VALUE...], got {text!r}")
+    return Comparison(name, ROOT, {var: value for var, _, value in pairs})
+
+
+def start_servers(
+    database_url: str, logs: Path, comparisons: list[Comparison]
+) -> dict[str, Server]:
     url = make_url(database_url)
     plain = url.set(drivername="postgresql").render_as_string(hide_password=False)
     psycopg2 = url.set(drivername="postgresql+psycopg2").render_as_string(hide_password=False)
@@ -164,7 +185,7 @@ def start_servers(database_url: str, logs: Path, baseline: Path | None) -> dict[
     base_env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "API_TOKENS"}}
     base_env["PYTHONPATH"] = str(ROOT)
     commands: dict[str, tuple[list[str], dict[str, str]]] = {}
-    ports = {name: _free_port() for name in (*CONTESTANTS, "baseline")}
+    ports = {name: _free_port() for name in (*CONTESTANTS, *(c.name for c in comparisons))}
     hypercorn = [python, "-m", "hypercorn", "--config", "python:best_app.serving",
                  "best_app:create_app()"]  # fmt: skip
     best_app_env = {
@@ -186,12 +207,14 @@ def start_servers(database_url: str, logs: Path, baseline: Path | None) -> dict[
         {"CEILING_DATABASE_URL": plain},
     )  # fmt: skip
     workdirs = dict.fromkeys(commands, ROOT)
-    if baseline is not None:  # its own files first on the path, the same installed libraries
-        commands["baseline"] = (
+    for other in comparisons:  # its own files first on the path, the same installed libraries
+        commands[other.name] = (
             hypercorn,
-            best_app_env | {"PORT": str(ports["baseline"]), "PYTHONPATH": str(baseline)},
+            best_app_env
+            | {"PORT": str(ports[other.name]), "PYTHONPATH": str(other.workdir)}
+            | other.env,
         )
-        workdirs["baseline"] = baseline
+        workdirs[other.name] = other.workdir
     servers = {}
     for name, (argv, env) in commands.items():
         log = (logs / f"{name}.log").open("wb")
@@ -276,9 +299,9 @@ def summarise(results: dict[str, dict[str, Result]], servers: dict[str, Server],
             }
         row["best_app/seed"] = row["best_app"]["rps"] / row["seed"]["rps"]
         row["best_app/ceiling"] = row["best_app"]["rps"] / row["ceiling"]["rps"]
-        if "baseline" in row:
-            row["best_app/baseline"] = row["best_app"]["rps"] / row["baseline"]["rps"]
-            row["p99 best_app/baseline"] = row["best_app"]["p99_ms"] / row["baseline"]["p99_ms"]
+        for other in args.comparisons:
+            row[f"best_app/{other}"] = row["best_app"]["rps"] / row[other]["rps"]
+            row[f"p99 best_app/{other}"] = row["best_app"]["p99_ms"] / row[other]["p99_ms"]
         table[endpoint] = row
     return {
         "machine": {
@@ -287,7 +310,7 @@ def summarise(results: dict[str, dict[str, Result]], servers: dict[str, Server],
             "python": platform.python_version(),
             "system": f"{platform.system()} {platform.release()}",
         },
-        "baseline": args.baseline,
+        "comparisons": args.comparisons,
         "settings": {"rounds": args.rounds, "duration_s": args.duration,
                      "connections": args.connections, "users": USERS, "cars_per_user": CARS},
         "peak_rss_mb": {
@@ -313,21 +336,21 @@ def markdown(summary: dict[str, Any]) -> str:
             f"{b['p99_ms']:.1f} / {s['p99_ms']:.1f} / {c['p99_ms']:.1f} | "
             f"{b['non2xx'] + s['non2xx'] + c['non2xx']} |"
         )
-    if summary["baseline"]:
+    for other, what in summary["comparisons"].items():
         lines += [
             "",
-            f"Against the baseline (best_app at `{summary['baseline']}`, same run):",
+            f"Against {other} (best_app {what}, same run):",
             "",
-            "| endpoint | best_app req/s | baseline req/s | best_app/baseline | "
-            "p99 ms (best/baseline) | p99 best_app/baseline |",
+            f"| endpoint | best_app req/s | {other} req/s | best_app/{other} | "
+            f"p99 ms (best_app/{other}) | p99 best_app/{other} |",
             "|---|---:|---:|---:|---|---:|",
         ]
         for endpoint, row in summary["endpoints"].items():
-            b, base = row["best_app"], row["baseline"]
+            b, o = row["best_app"], row[other]
             lines.append(
-                f"| `{endpoint}` | {b['rps']:,.0f} | {base['rps']:,.0f} | "
-                f"{row['best_app/baseline']:.3f}x | {b['p99_ms']:.1f} / {base['p99_ms']:.1f} | "
-                f"{row['p99 best_app/baseline']:.3f}x |"
+                f"| `{endpoint}` | {b['rps']:,.0f} | {o['rps']:,.0f} | "
+                f"{row[f'best_app/{other}']:.3f}x | {b['p99_ms']:.1f} / {o['p99_ms']:.1f} | "
+                f"{row[f'p99 best_app/{other}']:.3f}x |"
             )
     rss = summary["peak_rss_mb"]
     lines.append("")
@@ -354,7 +377,7 @@ def chart(summary: dict[str, Any], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(11, 4.5))
     width = 0.27
     colours = {"best_app": "#2b7bba", "seed": "#b0b0b0", "ceiling": "#4caf50"}
-    for i, name in enumerate(CONTESTANTS):  # the baseline is in the tables, not the chart
+    for i, name in enumerate(CONTESTANTS):  # comparisons are in the tables, not the chart
         values = [summary["endpoints"][ep][name]["rps"] for ep in endpoints]
         ax.bar([x + (i - 1) * width for x in range(len(endpoints))], values, width,
                label=name, color=colours[name])  # fmt: skip
@@ -376,6 +399,14 @@ def main() -> int:
     parser.add_argument(
         "--baseline", metavar="GIT_REF", help="also serve best_app as of this commit and compare"
     )
+    parser.add_argument(
+        "--variant",
+        type=parse_variant,
+        action="append",
+        default=[],
+        metavar="NAME:VAR=VALUE[,...]",
+        help="also serve this checkout with other settings and compare (repeatable)",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install wrk (or brew install wrk)")
@@ -385,8 +416,16 @@ def main() -> int:
         ROOT / ".data" / "pg", "postgres"
     )
     database_url = prepare_database(server_url)
-    baseline = export_commit(args.baseline, work / "baseline") if args.baseline else None
-    servers = start_servers(database_url, work, baseline)
+    comparisons: list[Comparison] = list(args.variant)
+    if args.baseline:
+        comparisons.insert(0, Comparison("baseline", export_commit(args.baseline, work / "b"), {}))
+    # What each comparison is, for the report: a commit or settings.
+    args.comparisons = {
+        c.name: f"at `{args.baseline}`" if c.name == "baseline" else
+        "with " + ", ".join(f"`{k}={v}`" for k, v in c.env.items())
+        for c in comparisons
+    }  # fmt: skip
+    servers = start_servers(database_url, work, comparisons)
     try:
         results = benchmark(servers, args.rounds, args.duration, args.connections, work)
     finally:
