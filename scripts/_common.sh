@@ -22,21 +22,39 @@ find_python() {
   return 1
 }
 
-# ensure_venv EXTRAS: create .venv if missing and (re)install the project when pyproject changes.
+# uv installs the locked versions (uv.lock). One on PATH is used; otherwise this version is
+# installed from PyPI into .tools/ (a virtualenv of its own, so nothing but Python is needed).
+UV_VERSION="0.13.9"
+# uv never downloads a Python build: it uses the interpreter find_python picks.
+export UV_PYTHON_DOWNLOADS=never
+
+find_uv() {
+  local dir="$ROOT/.tools/uv-$UV_VERSION"
+  if command -v uv >/dev/null 2>&1; then
+    command -v uv
+  elif [[ -x "$dir/bin/uv" ]]; then
+    printf '%s\n' "$dir/bin/uv"
+  else
+    log "installing uv $UV_VERSION into ${dir#"$ROOT"/}"
+    "$(find_python)" -m venv "$dir"
+    "$dir/bin/python" -m pip install --quiet --disable-pip-version-check "uv==$UV_VERSION" >&2
+    printf '%s\n' "$dir/bin/uv"
+  fi
+}
+
+# ensure_venv EXTRA [UV_SYNC_FLAGS...]: install the locked best_app[EXTRA] into .venv
+# (uv sync --frozen; exactly those packages unless --inexact is given), skipped while uv.lock and
+# pyproject.toml are unchanged since the last sync.
 ensure_venv() {
-  local extras="$1" stamp
-  if [[ ! -x "$PY" ]]; then
-    log "creating $VENV"
-    "$(find_python)" -m venv "$VENV"
-  fi
-  stamp="$VENV/.installed-$extras-$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16)"
-  if [[ ! -f "$stamp" ]]; then
-    log "installing best_app[$extras] into .venv"
-    "$PY" -m pip install --quiet --upgrade pip
-    "$PY" -m pip install --quiet -e "${ROOT}[${extras}]"
-    rm -f "$VENV"/.installed-*
-    touch "$stamp"
-  fi
+  local extra="$1" stamp
+  shift
+  stamp="$VENV/.synced-$extra-$(cat "$ROOT/uv.lock" "$ROOT/pyproject.toml" | sha256sum | cut -c1-16)"
+  [[ -f "$stamp" ]] && return 0
+  log "installing the locked best_app[$extra] into .venv (uv sync --frozen)"
+  UV_PROJECT_ENVIRONMENT="$VENV" "$(find_uv)" sync --frozen --quiet --extra "$extra" \
+    --python "$(find_python)" --project "$ROOT" "$@"
+  rm -f "$VENV"/.synced-* "$VENV"/.installed-*
+  touch "$stamp"
 }
 
 # use_embedded_db VAR DBNAME: export VAR as the URL of DBNAME on the embedded server, starting

@@ -16,7 +16,7 @@ SHELL_SCRIPTS = [
     "scripts/_common.sh",
     "scripts/entrypoint.sh",
     "scripts/container-test",
-    "scripts/container-base-image",
+    "scripts/container-stand-ins",
     ".ci/run",
 ]
 
