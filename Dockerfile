@@ -27,6 +27,15 @@ COPY best_app ./best_app
 RUN --mount=type=cache,target=/root/.cache/uv \
     /opt/uv/bin/uv sync --frozen --no-editable
 
+# Development (docker-compose.dev.yml, --target dev): every locked dev tool, the project
+# installed editable from /src, where that compose file mounts the working tree.
+FROM builder AS dev
+RUN --mount=type=cache,target=/root/.cache/uv \
+    /opt/uv/bin/uv sync --frozen --extra dev
+ENV PATH=/opt/venv/bin:/opt/uv/bin:$PATH \
+    PYTHONUNBUFFERED=1
+CMD ["hypercorn", "--config", "python:best_app.serving", "--reload", "best_app:create_app()"]
+
 FROM ${PYTHON_IMAGE}
 # tini is PID 1: it forwards signals to the server and reaps zombie processes.
 # hadolint ignore=DL3008

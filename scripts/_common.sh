@@ -2,7 +2,8 @@
 # Shared by scripts/run and scripts/test: the virtualenv and the embedded PostgreSQL.
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-VENV="$ROOT/.venv"
+# uv's own variable: the development image sets it to its /opt/venv.
+VENV="${UV_PROJECT_ENVIRONMENT:-$ROOT/.venv}"
 PY="$VENV/bin/python"
 PG_DATA="$ROOT/.data/pg"
 

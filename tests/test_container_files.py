@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 SHELL_SCRIPTS = [
+    "scripts/bench",
     "scripts/run",
     "scripts/test",
     "scripts/_common.sh",
     "scripts/entrypoint.sh",
     "scripts/container-test",
     "scripts/container-stand-ins",
+    "scripts/compose-test",
     ".ci/run",
 ]
 
@@ -32,7 +36,7 @@ def _run(*command: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)  # noqa: S603
 
 
-COMPOSE_FILES = ["docker-compose.yml", "docker-compose.scale.yml"]
+COMPOSE_FILES = ["docker-compose.yml", "docker-compose.dev.yml", "docker-compose.scale.yml"]
 
 
 @pytest.mark.parametrize("compose_file", COMPOSE_FILES)
@@ -63,3 +67,67 @@ def test_scripts_are_shellcheck_clean(script: str) -> None:
 def test_dockerignore_keeps_local_state_and_secrets_out() -> None:
     ignored = set((ROOT / ".dockerignore").read_text().split())
     assert {".git", ".venv", ".data", ".env", ".pytest_cache", "tests"} <= ignored
+
+
+# Files that a container or a shell runs: a CRLF checkout of any of them breaks the container.
+LF_FILES = [
+    *SHELL_SCRIPTS,
+    "Dockerfile",
+    ".dockerignore",
+    "docker-compose.yml",
+    "docker-compose.dev.yml",
+]
+
+
+def test_files_that_run_are_checked_out_with_lf_everywhere() -> None:
+    result = _run("git", "check-attr", "eol", "--", *LF_FILES)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [f"{name}: eol: lf" for name in LF_FILES]
+
+
+def _checkout_with_autocrlf(tmp: Path, with_attributes: bool) -> dict[str, bytes]:
+    """Commit the files (and .gitattributes) to a new repository, clone it the way Git for
+    Windows does (core.autocrlf=true) and return what the checkout wrote."""
+    source, clone = tmp / "source", tmp / "clone"
+    for name in [*LF_FILES, *([".gitattributes"] if with_attributes else [])]:
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / name, source / name)
+    git = [
+        "git",
+        "-c",
+        "user.name=t",
+        "-c",
+        "user.email=t@example.invalid",
+        "-c",
+        "core.autocrlf=false",
+    ]
+    for command in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "files"]):
+        subprocess.run([*git, *command], cwd=source, check=True, capture_output=True)  # noqa: S603
+    subprocess.run(  # noqa: S603
+        ["git", "-c", "core.autocrlf=true", "clone", "-q", str(source), str(clone)],  # noqa: S607
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return {name: (clone / name).read_bytes() for name in LF_FILES}
+
+
+def test_a_crlf_checkout_keeps_the_scripts_runnable(tmp_path: Path) -> None:
+    without = _checkout_with_autocrlf(tmp_path / "without", with_attributes=False)
+    assert b"\r\n" in without["scripts/entrypoint.sh"], "autocrlf should write CRLF here"
+    checked_out = _checkout_with_autocrlf(tmp_path / "with", with_attributes=True)
+    assert [name for name, data in checked_out.items() if b"\r" in data] == []
+
+
+@pytest.mark.parametrize("compose_file", COMPOSE_FILES)
+def test_one_init_process(compose_file: str) -> None:
+    """A service that runs the image's tini must not also ask compose for an init: tini would
+    not be PID 1 (it warns) and two inits stand between the signal and the server."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    line = next(line for line in dockerfile.splitlines() if line.startswith("ENTRYPOINT"))
+    image_entrypoint = json.loads(line.removeprefix("ENTRYPOINT"))
+    assert image_entrypoint[0] == "tini"
+    services = yaml.safe_load((ROOT / compose_file).read_text())["services"]
+    ours = {n: s for n, s in services.items() if str(s.get("image", "")).startswith("best_app")}
+    assert ours
+    for name, service in ours.items():
+        runs_tini = service.get("entrypoint", image_entrypoint)[0] == "tini"
+        assert not (runs_tini and service.get("init")), f"{compose_file}: {name} has two inits"

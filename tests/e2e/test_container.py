@@ -1,4 +1,5 @@
-"""The container path, via scripts/container-test (docker or podman; skipped without one)."""
+"""The container paths, via scripts/container-test (the image) and scripts/compose-test (the
+compose files, run for real); docker or podman; skipped without an engine."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ SKIPPED = 77
 
 @pytest.mark.slow
 @pytest.mark.container
-def test_container() -> None:
+@pytest.mark.parametrize("script", ["container-test", "compose-test"])
+def test_container(script: str) -> None:
     result = subprocess.run(  # noqa: S603
-        [str(ROOT / "scripts" / "container-test")],
+        [str(ROOT / "scripts" / script)],
         cwd=ROOT, capture_output=True, text=True, timeout=1200, check=False,
     )  # fmt: skip
     report = "\n".join(
@@ -24,4 +26,4 @@ def test_container() -> None:
     print(report)
     if result.returncode == SKIPPED:
         pytest.skip(result.stdout.strip().splitlines()[-1])
-    assert result.returncode == 0, f"{report}\n{result.stderr[-3000:]}"
+    assert result.returncode == 0, f"{report}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
