@@ -66,7 +66,7 @@ def test_scripts_are_shellcheck_clean(script: str) -> None:
 
 def test_dockerignore_keeps_local_state_and_secrets_out() -> None:
     ignored = set((ROOT / ".dockerignore").read_text().split())
-    assert {".git", ".venv", ".data", ".env", ".pytest_cache", "tests"} <= ignored
+    assert {".git", ".venv", ".tools", ".data", ".env", ".pytest_cache", "tests"} <= ignored
 
 
 # Files that a container or a shell runs: a CRLF checkout of any of them breaks the container.
