@@ -30,11 +30,6 @@ from best_app.migrations import expected_heads
 _SESSION_KEY = "_best_app_db_session"
 
 
-# Engine execution option read by `repositories.compiled`: run driver-level reads in a
-# transaction of their own (a transaction pooler keeps a server connection only that long).
-HOT_READS_IN_TRANSACTION = "best_app_hot_reads_in_transaction"
-
-
 def _connect_args(settings: Settings) -> dict[str, Any]:
     timeout_ms = settings.db_statement_timeout_ms
     args: dict[str, Any] = {
@@ -43,10 +38,14 @@ def _connect_args(settings: Settings) -> dict[str, Any]:
     }
     if settings.db_pooler == "pgbouncer":
         # A transaction pooler hands the server connection to another client after every
-        # transaction: no statement may be named and reused across transactions (asyncpg's
-        # cache and SQLAlchemy's both off, and SQLAlchemy's names unique), and no startup
-        # parameters (PgBouncer refuses those it does not know). The statement timeout is
-        # asyncpg's: on expiry it sends PostgreSQL a cancel request, which PgBouncer forwards.
+        # transaction: no statement may be named and reused across transactions, and no
+        # startup parameters (PgBouncer refuses those it does not know).
+        # - asyncpg's cache off: its statements are unnamed, and parsed again in the same
+        #   message batch as their execution (so a hot read needs no transaction around it);
+        # - SQLAlchemy's cache off and its statement names unique: it prepares each statement
+        #   inside the transaction it runs in (the engine is transactional), under a new name;
+        # - the statement timeout is asyncpg's `command_timeout`: on expiry asyncpg sends
+        #   PostgreSQL a cancel request, which PgBouncer forwards to the server connection.
         args["statement_cache_size"] = 0
         args["prepared_statement_cache_size"] = 0
         args["prepared_statement_name_func"] = _unique_statement_name
@@ -71,10 +70,7 @@ def create_engine(settings: Settings, *, pooled: bool = True) -> AsyncEngine:
     `pooled=False` (one-off tools such as migrations) opens a connection per use. With
     `DB_POOLER=pgbouncer` nothing outlives a transaction on the server connection.
     """
-    options: dict[str, Any] = {
-        "connect_args": _connect_args(settings),
-        "execution_options": {HOT_READS_IN_TRANSACTION: settings.db_pooler == "pgbouncer"},
-    }
+    options: dict[str, Any] = {"connect_args": _connect_args(settings)}
     if pooled:
         options.update(
             pool_size=settings.db_pool_size,

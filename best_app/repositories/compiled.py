@@ -6,7 +6,7 @@ entity processing) costs more than the query itself on a per-request lookup: mea
 A `CompiledQuery` keeps what matters from SQLAlchemy: the statement is written in Core
 against the mapped tables (one source of truth for names and types), compiled at import for
 asyncpg's `$n` placeholders; asyncpg prepares it once per connection (its statement cache;
-with `DB_POOLER=pgbouncer` the cache is off and each read runs in a transaction of its own).
+with `DB_POOLER=pgbouncer` the cache is off: an unnamed statement, parsed with each run).
 It runs on the connection the request's session holds (the documented
 `get_raw_connection()`): the same pool checkout, returned when the session closes. Errors are
 handled as on SQLAlchemy's own path (`driver_errors`). Use it for read-only statements on
@@ -25,7 +25,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from best_app.database import HOT_READS_IN_TRANSACTION
 from best_app.driver_errors import connection_is_unusable
 
 _DIALECT = asyncpg_dialect()  # type: ignore[no-untyped-call]
@@ -54,16 +53,8 @@ class CompiledQuery:
         connection = await session.connection()
         pooled = await connection.get_raw_connection()
         driver: asyncpg.Connection = pooled.driver_connection
-        run = getattr(driver, method)
         try:
-            if connection.engine.sync_engine.get_execution_options().get(
-                HOT_READS_IN_TRANSACTION
-            ) and (not driver.is_in_transaction()):
-                # Behind a transaction pooler the statement is prepared and run on the server
-                # connection this transaction holds (see `database.create_engine`).
-                async with driver.transaction(readonly=True):
-                    return await run(self.sql, *self._args(params))
-            return await run(self.sql, *self._args(params))
+            return await getattr(driver, method)(self.sql, *self._args(params))
         except (
             asyncpg.PostgresError,
             asyncpg.InterfaceError,
