@@ -35,11 +35,13 @@ def _connect_args(settings: Settings) -> dict[str, Any]:
     args: dict[str, Any] = {
         # Connecting is bounded like waiting for the pool: a dead host is a fast 503.
         "timeout": settings.db_pool_timeout,
+        # PgBouncer tracks `application_name` and sets it on each server connection it lends.
+        "server_settings": {"application_name": "best_app"},
     }
     if settings.db_pooler == "pgbouncer":
         # A transaction pooler hands the server connection to another client after every
         # transaction: no statement may be named and reused across transactions, and no
-        # startup parameters (PgBouncer refuses those it does not know).
+        # startup parameter PgBouncer does not track (it refuses `statement_timeout`).
         # - asyncpg's cache off: its statements are unnamed, and parsed again in the same
         #   message batch as their execution (so a hot read needs no transaction around it);
         # - SQLAlchemy's cache off and its statement names unique: it prepares each statement
@@ -52,7 +54,7 @@ def _connect_args(settings: Settings) -> dict[str, Any]:
         if timeout_ms:
             args["command_timeout"] = timeout_ms / 1000
         return args
-    args["server_settings"] = {"application_name": "best_app", "statement_timeout": str(timeout_ms)}
+    args["server_settings"]["statement_timeout"] = str(timeout_ms)
     if timeout_ms:
         # A client-side bound one second past the server's, for a server that stops answering.
         args["command_timeout"] = timeout_ms / 1000 + 1

@@ -223,3 +223,16 @@ async def test_statement_timeout_through_pgbouncer_is_503_and_cancels_the_query(
     finally:
         await sampler.close()
         await locker.dispose()
+
+
+async def test_the_engine_connects_through_pgbouncer_with_its_application_name(
+    pgbouncer: PgBouncer, database_url: str, make_settings: Callable[..., Settings]
+) -> None:
+    """The only startup parameter sent is one PgBouncer tracks (it would refuse the others)."""
+    settings = make_settings(database_url=pgbouncer.url_for(database_url), db_pooler="pgbouncer")
+    engine = create_engine(settings, pooled=False)
+    try:
+        async with engine.connect() as conn:
+            assert await conn.scalar(text("SHOW application_name")) == "best_app"
+    finally:
+        await engine.dispose()
