@@ -236,3 +236,36 @@ async def test_the_engine_connects_through_pgbouncer_with_its_application_name(
             assert await conn.scalar(text("SHOW application_name")) == "best_app"
     finally:
         await engine.dispose()
+
+
+async def test_server_connections_killed_behind_pgbouncer_cost_at_most_one_503(
+    pgbouncer: PgBouncer,
+    database_url: str,
+    make_settings: Callable[..., Settings],
+    unique: Callable[[str], str],
+) -> None:
+    """PostgreSQL ends every server connection of the database (a restart, a failover):
+    PgBouncer opens new ones; the app's own connection to PgBouncer stays, so the next
+    request is served."""
+    settings = make_settings(
+        database_url=pgbouncer.url_for(database_url), db_pooler="pgbouncer",
+        db_pool_size=1, db_max_overflow=0,
+    )  # fmt: skip
+    sampler = await asyncpg.connect(plain_dsn(database_url))
+    try:
+        async with create_app(settings).test_app() as app:
+            client = app.test_client()
+            name = unique("u")
+            assert (await client.post("/users", json={"username": name})).status_code == 201
+            for path in (f"/users/{name}", f"/users/{name}/cars", "/users?limit=1"):
+                killed = await sampler.fetchval(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE datname = $1 AND application_name = 'best_app'",
+                    make_url(database_url).database,
+                )
+                assert killed > 0
+                first = await client.get(path)
+                assert first.status_code in (200, 503), await first.get_data(as_text=True)
+                assert (await client.get(path)).status_code == 200
+    finally:
+        await sampler.close()
