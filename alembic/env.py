@@ -7,6 +7,7 @@ from sqlalchemy.engine import Connection
 
 from best_app.config import load_settings
 from best_app.database import create_engine
+from best_app.migrations import migration_lock
 from best_app.models import Base
 
 config = context.config
@@ -31,13 +32,17 @@ def run_migrations_offline() -> None:
 
 
 def _run_sync(connection: Connection) -> None:
+    """Every pending revision in one transaction, which first takes the migration lock
+    (`best_app.migrations.migration_lock`; re-entrant if the caller's transaction holds it)."""
     context.configure(connection=connection, target_metadata=target_metadata, compare_type=True)
     with context.begin_transaction():
+        connection.execute(migration_lock())
         context.run_migrations()
 
 
 async def run_migrations_online() -> None:
-    settings = load_settings(database_url=_database_url())
+    # No statement timeout: DDL and waiting for the migration lock may take longer.
+    settings = load_settings(database_url=_database_url(), db_statement_timeout_ms=0)
     engine = create_engine(settings, pooled=False)
     try:
         async with engine.connect() as connection:
@@ -49,7 +54,7 @@ async def run_migrations_online() -> None:
 if context.is_offline_mode():
     run_migrations_offline()
 elif (connection := config.attributes.get("connection")) is not None:
-    # Handed in by `best-app migrate`, which holds the advisory lock on that connection.
+    # Handed in by `best-app migrate` (or a test) on a connection of its own.
     _run_sync(connection)
 else:
     asyncio.run(run_migrations_online())

@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     api_tokens: CommaList = Field(default=(), repr=False)
     my_env_var: str = "XY"
     modules: CommaList = AVAILABLE_MODULES
+    db_pooler: Literal["none", "pgbouncer"] = "none"
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)
     db_pool_timeout: float = Field(default=5.0, gt=0)

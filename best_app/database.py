@@ -7,10 +7,13 @@ and closed in `teardown_request`, which runs even when the handler raises.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from quart import Quart, current_app, g
-from sqlalchemy import text
+from sqlalchemy import event, text
+from sqlalchemy.engine import Dialect, ExceptionContext
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -20,41 +23,96 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import NullPool
 
 from best_app.config import Settings
+from best_app.driver_errors import connection_is_unusable
 from best_app.metrics import instrument_pool
 from best_app.migrations import expected_heads
 
 _SESSION_KEY = "_best_app_db_session"
 
 
+def _connect_args(settings: Settings) -> dict[str, Any]:
+    timeout_ms = settings.db_statement_timeout_ms
+    args: dict[str, Any] = {
+        # Connecting is bounded like waiting for the pool: a dead host is a fast 503.
+        "timeout": settings.db_pool_timeout,
+        # PgBouncer tracks `application_name` and sets it on each server connection it lends.
+        "server_settings": {"application_name": "best_app"},
+    }
+    if settings.db_pooler == "pgbouncer":
+        # A transaction pooler hands the server connection to another client after every
+        # transaction: no statement may be named and reused across transactions, and no
+        # startup parameter PgBouncer does not track (it refuses `statement_timeout`).
+        # - asyncpg's cache off: its statements are unnamed, and parsed again in the same
+        #   message batch as their execution (so a hot read needs no transaction around it);
+        # - SQLAlchemy's cache off and its statement names unique: it prepares each statement
+        #   inside the transaction it runs in (the engine is transactional), under a new name;
+        # - the statement timeout is asyncpg's `command_timeout`: on expiry asyncpg sends
+        #   PostgreSQL a cancel request, which PgBouncer forwards to the server connection.
+        args["statement_cache_size"] = 0
+        args["prepared_statement_cache_size"] = 0
+        args["prepared_statement_name_func"] = _unique_statement_name
+        if timeout_ms:
+            args["command_timeout"] = timeout_ms / 1000
+        return args
+    args["server_settings"]["statement_timeout"] = str(timeout_ms)
+    if timeout_ms:
+        # A client-side bound one second past the server's, for a server that stops answering.
+        args["command_timeout"] = timeout_ms / 1000 + 1
+    return args
+
+
+def _unique_statement_name() -> str:
+    return f"best_app_{uuid.uuid4().hex}"
+
+
 def create_engine(settings: Settings, *, pooled: bool = True) -> AsyncEngine:
     """The engine for `settings`: pool bounds, connect timeout and a statement timeout.
 
     Transactional, as SQLAlchemy's default: a `commit()` commits and a `rollback()` undoes.
-    `pooled=False` (one-off tools such as migrations) opens a connection per use.
+    `pooled=False` (one-off tools such as migrations) opens a connection per use. With
+    `DB_POOLER=pgbouncer` nothing outlives a transaction on the server connection.
     """
-    timeout_ms = settings.db_statement_timeout_ms
-    connect_args: dict[str, Any] = {
-        # Connecting is bounded like waiting for the pool: a dead host is a fast 503.
-        "timeout": settings.db_pool_timeout,
-        "server_settings": {
-            "application_name": "best_app",
-            "statement_timeout": str(timeout_ms),
-        },
-    }
-    if timeout_ms:
-        # A client-side bound one second past the server's, for a server that stops answering.
-        connect_args["command_timeout"] = timeout_ms / 1000 + 1
-    if not pooled:
-        return create_async_engine(
-            settings.database_url, poolclass=NullPool, connect_args=connect_args
+    options: dict[str, Any] = {"connect_args": _connect_args(settings)}
+    if pooled:
+        options.update(
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            pool_timeout=settings.db_pool_timeout,
         )
-    return create_async_engine(
-        settings.database_url,
-        pool_size=settings.db_pool_size,
-        max_overflow=settings.db_max_overflow,
-        pool_timeout=settings.db_pool_timeout,
-        connect_args=connect_args,
-    )
+    else:
+        options["poolclass"] = NullPool
+    engine = create_async_engine(settings.database_url, **options)
+    event.listen(engine.sync_engine, "do_connect", _connect_or_operational_error)
+    event.listen(engine.sync_engine, "handle_error", _classify_driver_error)
+    return engine
+
+
+def _connect_or_operational_error(
+    dialect: Dialect, _record: Any, cargs: tuple[Any, ...], cparams: dict[str, Any]
+) -> Any:
+    """Connect; a socket-level failure (refused, unreachable, timed out) becomes the DBAPI's
+    `OperationalError` (asyncpg raises the bare `OSError`, which SQLAlchemy would pass through
+    unwrapped), so the app sees every database failure as a `DBAPIError`."""
+    try:
+        return dialect.connect(*cargs, **cparams)
+    except OSError as error:
+        raise dialect.loaded_dbapi.OperationalError(f"cannot connect: {error!r}") from error
+
+
+def _classify_driver_error(context: ExceptionContext) -> BaseException | None:
+    """SQLAlchemy's `handle_error` hook: invalidate connections asyncpg can no longer use (see
+    `driver_errors`), and wrap a bare `OSError` from the driver as a `DBAPIError`."""
+    error = context.original_exception
+    if not context.is_disconnect and connection_is_unusable(error, None):
+        context.is_disconnect = True
+    if context.sqlalchemy_exception is None and isinstance(error, OSError):
+        return DBAPIError(
+            context.statement,
+            context.parameters,
+            error,
+            connection_invalidated=context.is_disconnect,
+        )
+    return None
 
 
 class Database:

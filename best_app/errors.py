@@ -6,7 +6,6 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import asyncpg
 import orjson
 from pydantic import ValidationError
 from quart import Quart, Response, request
@@ -16,6 +15,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
+from best_app.driver_errors import driver_error
 from best_app.metrics import POOL_TIMEOUTS
 from best_app.request_id import request_id
 
@@ -122,24 +122,20 @@ async def _database_unavailable(error: Exception) -> Response:
 _UNAVAILABLE_SQLSTATE_CLASSES = frozenset({"08", "53", "57", "40"})
 
 
-def _driver_error_is_unavailable(error: BaseException | None) -> bool:
-    sqlstate = str(getattr(error, "sqlstate", None) or "")
-    return isinstance(error, OSError) or sqlstate[:2] in _UNAVAILABLE_SQLSTATE_CLASSES
-
-
 def database_unavailable(error: DBAPIError) -> bool:
-    return error.connection_invalidated or _driver_error_is_unavailable(error.orig)
+    """A database error the client should retry: the connection broke or was refused, the
+    driver timed the statement out (an `OSError` from the driver, never one from elsewhere:
+    `database.py` and `repositories/compiled.py` wrap only the driver's), or the server
+    reported a condition of the classes above."""
+    if error.connection_invalidated:
+        return True
+    cause = driver_error(error.orig) if error.orig is not None else None
+    sqlstate = str(getattr(cause, "sqlstate", None) or "")
+    return isinstance(cause, OSError) or sqlstate[:2] in _UNAVAILABLE_SQLSTATE_CLASSES
 
 
 async def _database_error(error: DBAPIError) -> Response:
     if database_unavailable(error):
-        return await _database_unavailable(error)
-    return await _unexpected(error)
-
-
-async def _driver_error(error: asyncpg.PostgresError | asyncpg.InterfaceError) -> Response:
-    """An error from a statement run on the driver directly (`repositories.compiled`)."""
-    if _driver_error_is_unavailable(error):
         return await _database_unavailable(error)
     return await _unexpected(error)
 
@@ -154,8 +150,5 @@ def register_error_handlers(app: Quart) -> None:
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(RequestSchemaValidationError, _schema_error)
     app.register_error_handler(PoolTimeoutError, _database_unavailable)
-    app.register_error_handler(OSError, _database_unavailable)
     app.register_error_handler(DBAPIError, _database_error)
-    app.register_error_handler(asyncpg.PostgresError, _driver_error)
-    app.register_error_handler(asyncpg.InterfaceError, _driver_error)
     app.register_error_handler(Exception, _unexpected)

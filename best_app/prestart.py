@@ -1,8 +1,9 @@
 """What runs before the server starts in a container: wait for the database, then migrate.
 
 Both are bounded and loud: the wait backs off up to `DB_WAIT_TIMEOUT` and then fails with one
-line; the migration runs under a PostgreSQL advisory lock, so replicas starting together take
-turns (the later ones find the schema at head and do nothing).
+line; the migration runs in one transaction under a transaction-level PostgreSQL advisory lock
+(`alembic/env.py`), so replicas starting together take turns (the later ones find the schema at
+head and do nothing), directly or through PgBouncer in transaction mode.
 """
 
 from __future__ import annotations
@@ -12,17 +13,15 @@ import logging
 import time
 
 from alembic import command
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from best_app.config import Settings
 from best_app.database import create_engine
-from best_app.migrations import alembic_config
+from best_app.migrations import alembic_config, migration_lock
 
 log = logging.getLogger("best_app.prestart")
 
-# Any constant both replicas agree on; "best_app" as an int, for pg_advisory_lock(bigint).
-MIGRATION_LOCK_KEY = int.from_bytes(b"best_app", "big") >> 1
 _FIRST_DELAY, _MAX_DELAY = 0.25, 5.0
 
 
@@ -65,18 +64,16 @@ def _upgrade(connection: Connection) -> None:
 
 
 async def migrate(settings: Settings) -> None:
-    """`alembic upgrade head` while holding the migration advisory lock."""
+    """`alembic upgrade head` in one transaction that first takes the migration lock.
+
+    Taken here before Alembic runs (and again, re-entrantly, by `alembic/env.py`), so that
+    callers in one process take turns too: Alembic's `context` is process-global.
+    """
     engine = create_engine(settings.model_copy(update={"db_statement_timeout_ms": 0}), pooled=False)
     try:
-        async with engine.connect() as conn:
+        async with engine.begin() as conn:
             log.info("waiting for the migration lock")
-            await conn.execute(select(func.pg_advisory_lock(MIGRATION_LOCK_KEY)))
-            await conn.commit()
-            try:
-                await conn.run_sync(_upgrade)
-                await conn.commit()
-            finally:
-                await conn.execute(select(func.pg_advisory_unlock(MIGRATION_LOCK_KEY)))
-                await conn.commit()
+            await conn.execute(migration_lock())
+            await conn.run_sync(_upgrade)
     finally:
         await engine.dispose()

@@ -15,6 +15,7 @@ from best_app import create_app
 from best_app.config import Settings
 from best_app.database import Database
 from tests.dbtools import fresh_database, migrate
+from tests.pgbouncer import PgBouncer, pgbouncer_binary, run_pgbouncer
 
 T = TypeVar("T")
 
@@ -40,6 +41,25 @@ def database_url(server_url: str) -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(scope="session")
+def pgbouncer(server_url: str) -> Iterator[PgBouncer]:
+    """A real PgBouncer in transaction pool mode in front of the test server."""
+    if pgbouncer_binary() is None:
+        pytest.skip("pgbouncer is not installed (apt-get install pgbouncer; .ci/run does)")
+    with run_pgbouncer(server_url) as bouncer:
+        yield bouncer
+
+
+@pytest.fixture(scope="session", params=["direct", "pgbouncer"])
+def route(request: pytest.FixtureRequest, database_url: str) -> dict[str, str]:
+    """How the app reaches the test database: directly, or through PgBouncer with
+    `DB_POOLER=pgbouncer`. The API suite, the races and the fuzzing run both ways."""
+    if request.param == "direct":
+        return {}
+    bouncer: PgBouncer = request.getfixturevalue("pgbouncer")
+    return {"database_url": bouncer.url_for(database_url), "db_pooler": "pgbouncer"}
+
+
 @pytest.fixture
 def empty_database_url(server_url: str) -> Iterator[str]:
     with fresh_database(server_url, prefix="best_app_empty") as url:
@@ -57,8 +77,8 @@ def make_settings(database_url: str) -> Callable[..., Settings]:
 
 
 @pytest.fixture
-def settings(make_settings: Callable[..., Settings]) -> Settings:
-    return make_settings()
+def settings(make_settings: Callable[..., Settings], route: dict[str, str]) -> Settings:
+    return make_settings(**route)
 
 
 @pytest.fixture

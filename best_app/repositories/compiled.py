@@ -5,10 +5,12 @@ entity processing) costs more than the query itself on a per-request lookup: mea
 `scripts/bench`, the user's cars went from ~1,260 to ~900 µs of CPU per request this way.
 A `CompiledQuery` keeps what matters from SQLAlchemy: the statement is written in Core
 against the mapped tables (one source of truth for names and types), compiled at import for
-asyncpg's `$n` placeholders; asyncpg prepares it once per connection (its statement cache).
-It runs on the connection the request's session holds: the same pool checkout, returned
-when the session closes. Use it for read-only statements on hot paths; writes go through
-the session.
+asyncpg's `$n` placeholders; asyncpg prepares it once per connection (its statement cache;
+with `DB_POOLER=pgbouncer` the cache is off: an unnamed statement, parsed with each run).
+It runs on the connection the request's session holds (the documented
+`get_raw_connection()`): the same pool checkout, returned when the session closes. Errors are
+handled as on SQLAlchemy's own path (`driver_errors`). Use it for read-only statements on
+hot paths; writes go through the session.
 """
 
 from __future__ import annotations
@@ -18,15 +20,14 @@ from typing import Any, cast
 
 import asyncpg
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from best_app.driver_errors import connection_is_unusable
+
 _DIALECT = asyncpg_dialect()  # type: ignore[no-untyped-call]
-
-
-class ConnectionLostError(ConnectionError):
-    """The connection broke during a statement (an `OSError`: the API answers 503)."""
 
 
 class CompiledQuery:
@@ -50,15 +51,20 @@ class CompiledQuery:
 
     async def _run(self, session: AsyncSession, method: str, params: dict[str, Any]) -> Any:
         connection = await session.connection()
-        # Just checked out, so valid: read the pooled connection without `get_raw_connection()`
-        # (a greenlet switch, there only in case a reconnect is needed).
-        pooled = connection.sync_connection.connection  # type: ignore[union-attr]
+        pooled = await connection.get_raw_connection()
         driver: asyncpg.Connection = pooled.driver_connection
         try:
             return await getattr(driver, method)(self.sql, *self._args(params))
-        except (OSError, asyncpg.InterfaceError) as error:
-            if isinstance(error, TimeoutError) or not driver.is_closed():
-                raise  # a slow query or a misuse: the connection itself is fine
-            # What SQLAlchemy does on a disconnect: the pool replaces this connection.
-            await connection.invalidate(error)
-            raise ConnectionLostError(str(error)) from error
+        except (
+            asyncpg.PostgresError,
+            asyncpg.InterfaceError,
+            asyncpg.InternalClientError,
+            OSError,
+        ) as error:
+            # What SQLAlchemy does with an error on its own execute path (`database.py`): an
+            # unusable connection is invalidated, so the pool replaces it, and the error
+            # reaches the app as a `DBAPIError` around the driver's.
+            unusable = connection_is_unusable(error, driver)
+            if unusable:
+                await connection.invalidate(error)
+            raise DBAPIError(self.sql, None, error, connection_invalidated=unusable) from error

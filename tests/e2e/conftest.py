@@ -11,10 +11,16 @@ from tests.e2e.server import Server, run_server, server_env
 
 
 @pytest.fixture(scope="session")
-def live_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """One shared server for tests that only need a running API (fuzzing, properties, races)."""
+def live_server(
+    database_url: str, route: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """One shared server for tests that only need a running API (fuzzing, properties, races),
+    once per route to the database (directly, and through PgBouncer)."""
     log = tmp_path_factory.mktemp("live") / "server.log"
-    with run_server(server_env(database_url, WEB_CONCURRENCY="2"), log) as server:
+    env = server_env(route.get("database_url", database_url), WEB_CONCURRENCY="2")
+    if "db_pooler" in route:
+        env["DB_POOLER"] = route["db_pooler"]
+    with run_server(env, log) as server:
         yield server
 
 

@@ -12,7 +12,9 @@ import pytest
 
 from tests.e2e.server import ROOT, Server
 
-pytestmark = pytest.mark.slow
+# Directly only: the database route changes nothing here (the API suite, races and fuzzing
+# also run through PgBouncer).
+pytestmark = [pytest.mark.slow, pytest.mark.parametrize("route", ["direct"], indirect=True)]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = ROOT / "test-artifacts"
 STATUS = ".live-responses-table .response .response-col_status"

@@ -13,7 +13,9 @@ from hypothesis import strategies as st
 
 from tests.e2e.server import Server
 
-pytestmark = pytest.mark.slow
+# Directly only: the database route changes nothing here (the API suite, races and fuzzing
+# also run through PgBouncer).
+pytestmark = [pytest.mark.slow, pytest.mark.parametrize("route", ["direct"], indirect=True)]
 
 PROPERTY_SETTINGS = settings(
     max_examples=int(os.environ.get("PROPERTY_EXAMPLES", "200")),
