@@ -34,7 +34,7 @@ RUN --mount=type=cache,target=/root/.cache/uv \
     /opt/uv/bin/uv sync --frozen --extra dev
 ENV PATH=/opt/venv/bin:/opt/uv/bin:$PATH \
     PYTHONUNBUFFERED=1
-CMD ["hypercorn", "--config", "python:best_app.serving", "--reload", "best_app:create_app()"]
+CMD ["hypercorn", "--config", "python:best_app.ops.serving", "--reload", "best_app:create_app()"]
 
 FROM ${PYTHON_IMAGE}
 # tini is PID 1: it forwards signals to the server and reaps zombie processes.
@@ -60,4 +60,4 @@ EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
     CMD ["best-app", "healthcheck"]
 ENTRYPOINT ["tini", "--", "/app/entrypoint.sh"]
-CMD ["hypercorn", "--config", "python:best_app.serving", "best_app:create_app()"]
+CMD ["hypercorn", "--config", "python:best_app.ops.serving", "best_app:create_app()"]

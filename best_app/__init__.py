@@ -5,16 +5,19 @@ from __future__ import annotations
 from quart import Quart
 from quart_schema import Info, QuartSchema
 
-from best_app import docs, draining, fastpath, metrics, web
 from best_app.config import Settings, load_settings
 from best_app.database import Database
-from best_app.edge import Edge, record_route
 from best_app.errors import register_error_handlers
-from best_app.log_config import configure_logging
-from best_app.modules import ALWAYS_ON, BLUEPRINTS
-from best_app.openapi import ProblemAwareOpenAPIProvider
-from best_app.requests import Request
+from best_app.modules import BLUEPRINTS
+from best_app.observability import metrics
+from best_app.observability import routes as metrics_routes
+from best_app.observability.logs import configure_logging
+from best_app.ops import draining
 from best_app.schemas import UsernameConverter
+from best_app.web import docs, fastpath, health, security
+from best_app.web.middleware import Edge, record_route
+from best_app.web.openapi import ProblemAwareOpenAPIProvider
+from best_app.web.request import Request
 
 __all__ = ["create_app"]
 
@@ -37,7 +40,7 @@ def create_app(settings: Settings | None = None) -> Quart:
 
     Database(settings).init_app(app)
     draining.init_app(app)
-    # quart-schema's own doc pages load from CDNs; `best_app.docs` serves /docs instead.
+    # quart-schema's own doc pages load from CDNs; `best_app.web.docs` serves /docs instead.
     QuartSchema(
         app,
         info=Info(title="best_app", version="0.1.0"),
@@ -49,14 +52,15 @@ def create_app(settings: Settings | None = None) -> Quart:
     )
     docs.init_app(app)
 
-    for blueprint in ALWAYS_ON:
-        app.register_blueprint(blueprint)
+    # Always on: operators and orchestrators need them whatever else is enabled.
+    app.register_blueprint(health.blueprint)
+    app.register_blueprint(metrics_routes.blueprint)
     for name in settings.modules:
         app.register_blueprint(BLUEPRINTS[name])
 
     register_error_handlers(app)
     app.before_request(record_route)  # first hook: a request refused by the next is labelled too
-    web.init_app(app, settings)
+    security.init_app(app, settings)
     metrics.init_app(app)
     app.asgi_app = Edge(app.asgi_app, metrics.observe)  # type: ignore[method-assign]
     fastpath.install(app, settings)

@@ -1,5 +1,5 @@
 import sys
 
-from best_app.cli import main
+from best_app.ops.cli import main
 
 sys.exit(main())

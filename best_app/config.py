@@ -13,7 +13,6 @@ from typing import Annotated, Literal, Self
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-AVAILABLE_MODULES = ("hello", "bye", "users", "cars")
 DEV_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production"  # noqa: S105 - a known dev value
 MIN_SECRET_KEY_LENGTH = 32
 
@@ -33,6 +32,13 @@ def normalise_database_url(url: str) -> str:
         accepted = ", ".join(f"{s}://" for s in _ACCEPTED_SCHEMES)
         raise ValueError(f"must start with one of {accepted}")
     return f"{_ASYNC_SCHEME}://{rest}"
+
+
+def available_modules() -> tuple[str, ...]:
+    """The names `MODULES` accepts: the feature modules' blueprints (`best_app.modules`)."""
+    from best_app.modules import BLUEPRINTS  # noqa: PLC0415 - the modules import settings
+
+    return tuple(BLUEPRINTS)
 
 
 def _split_commas(value: object) -> object:
@@ -55,7 +61,7 @@ class Settings(BaseSettings):
     secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
     api_tokens: CommaList = Field(default=(), repr=False)
     my_env_var: str = "XY"
-    modules: CommaList = AVAILABLE_MODULES
+    modules: CommaList = Field(default_factory=available_modules)
     db_pooler: Literal["none", "pgbouncer"] = "none"
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)
@@ -73,7 +79,7 @@ class Settings(BaseSettings):
     cors_origins: CommaList = ()
     trusted_proxies: CommaList = ()
     metrics_token: SecretStr | None = None
-    # `best_app.fastpath`'s tricks: on, or off for the plain documented path (README, Settings).
+    # `best_app.web.fastpath`'s tricks: on, or off for the plain documented path (README, Settings).
     fastpath: bool = True
 
     @field_validator("api_tokens", "modules", "cors_origins", "trusted_proxies", mode="before")
@@ -105,11 +111,10 @@ class Settings(BaseSettings):
     @field_validator("modules")
     @classmethod
     def _known_modules(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = sorted(set(value) - set(AVAILABLE_MODULES))
+        known = available_modules()
+        unknown = sorted(set(value) - set(known))
         if unknown:
-            raise ValueError(
-                f"unknown module(s) {', '.join(unknown)}; known: {', '.join(AVAILABLE_MODULES)}"
-            )
+            raise ValueError(f"unknown module(s) {', '.join(unknown)}; known: {', '.join(known)}")
         return value
 
     @model_validator(mode="after")

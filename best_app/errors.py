@@ -15,9 +15,9 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
-from best_app.driver_errors import driver_error
-from best_app.metrics import POOL_TIMEOUTS
-from best_app.request_id import request_id
+from best_app.database.driver_errors import driver_error
+from best_app.observability.metrics import POOL_TIMEOUTS
+from best_app.web.request_id import request_id
 
 log = logging.getLogger(__name__)
 

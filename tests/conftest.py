@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from best_app import create_app
 from best_app.config import Settings
 from best_app.database import Database
-from tests.dbtools import fresh_database, migrate
 from tests.pgbouncer import PgBouncer, pgbouncer_binary, run_pgbouncer
+from tests.utils.dbtools import fresh_database, migrate
 
 T = TypeVar("T")
 

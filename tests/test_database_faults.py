@@ -11,7 +11,7 @@ from sqlalchemy import text
 from best_app import create_app
 from best_app.config import Settings
 from best_app.database import Database, create_engine
-from tests.problems import assert_problem
+from tests.utils.problems import assert_problem
 
 # Nothing listens on port 1: connecting is refused at once.
 UNREACHABLE = "postgresql://postgres@127.0.0.1:1/nothing"

@@ -17,8 +17,8 @@ import pytest
 import yaml
 
 from best_app.config import Settings
-from tests.e2e.haproxy import CONFIG as HAPROXY_CONFIG
-from tests.e2e.haproxy import haproxy_binary
+from tests.utils.haproxy import CONFIG as HAPROXY_CONFIG
+from tests.utils.haproxy import haproxy_binary
 
 ROOT = Path(__file__).resolve().parents[1]
 K8S = ROOT / "deploy" / "k8s"

@@ -13,8 +13,8 @@ from sqlalchemy.engine import make_url
 from best_app import create_app
 from best_app.config import Settings
 from best_app.database import create_engine
-from tests.dbtools import plain_dsn
-from tests.problems import assert_problem
+from tests.utils.dbtools import plain_dsn
+from tests.utils.problems import assert_problem
 
 
 async def test_an_oserror_outside_the_driver_is_a_500_not_a_503(

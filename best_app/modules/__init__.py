@@ -1,15 +1,18 @@
-"""One blueprint per module; `MODULES` picks which of them an app registers."""
+"""The feature modules: one blueprint each. `MODULES` (settings) picks which an app registers.
+
+This tuple is the one list of modules: settings accept exactly their blueprints' names.
+(Health, metrics and docs routes are machinery, always on: `best_app.web`,
+`best_app.observability`.)
+"""
 
 from quart import Blueprint
 
-from best_app.modules import cars, goodbye, health, hello, metrics, users
+from best_app.modules import cars, goodbye, hello, users
 
-# Keyed by the names `MODULES` accepts (see `best_app.config.AVAILABLE_MODULES`).
-BLUEPRINTS: dict[str, Blueprint] = {
-    "hello": hello.blueprint,
-    "bye": goodbye.blueprint,
-    "users": users.blueprint,
-    "cars": cars.blueprint,
-}
-# Always on: operators and orchestrators need them whatever else is enabled.
-ALWAYS_ON: tuple[Blueprint, ...] = (health.blueprint, metrics.blueprint)
+FEATURES: tuple[Blueprint, ...] = (
+    hello.blueprint,
+    goodbye.blueprint,
+    users.blueprint,
+    cars.blueprint,
+)
+BLUEPRINTS: dict[str, Blueprint] = {blueprint.name: blueprint for blueprint in FEATURES}

@@ -18,7 +18,6 @@ from best_app.modules.conditional import (
 )
 from best_app.modules.responses import json_response, no_content, problems
 from best_app.modules.users import user_not_found
-from best_app.openapi import document_more
 from best_app.repositories import cars, sales
 from best_app.repositories.versions import StaleVersionError
 from best_app.schemas import (
@@ -32,6 +31,7 @@ from best_app.schemas import (
     PageQuery,
     SaleCreate,
 )
+from best_app.web.openapi import document_more
 
 blueprint = Blueprint("cars", __name__)
 

@@ -2,7 +2,7 @@
 
 from quart import Blueprint, Response
 
-from best_app.openapi import text_response
+from best_app.web.openapi import text_response
 
 blueprint = Blueprint("bye", __name__, url_prefix="/bye")
 

@@ -2,7 +2,7 @@
 
 from quart import Blueprint, Response, current_app
 
-from best_app.openapi import text_response
+from best_app.web.openapi import text_response
 
 blueprint = Blueprint("hello", __name__, url_prefix="/hello")
 

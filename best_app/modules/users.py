@@ -17,10 +17,10 @@ from best_app.modules.conditional import (
     tagged,
 )
 from best_app.modules.responses import json_response, no_content, problems
-from best_app.openapi import document_more
 from best_app.repositories import users
 from best_app.repositories.versions import StaleVersionError
 from best_app.schemas import UserCreate, UserListQuery, UserOut, UserPage, UserPatch
+from best_app.web.openapi import document_more
 
 blueprint = Blueprint("users", __name__, url_prefix="/users")
 

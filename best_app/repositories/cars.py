@@ -55,8 +55,10 @@ async def buy_car(session: AsyncSession, username: str, model: str) -> CarRow | 
     try:
         async with session.begin():
             row = (
-                await session.execute(_BUY_CAR, {"model": model, "username": username})
-            ).one_or_none()
+                (await session.execute(_BUY_CAR, {"model": model, "username": username}))
+                .mappings()
+                .one_or_none()
+            )
     except IntegrityError:  # the owner was deleted between our read and the key check
         return None
     return None if row is None else CarRow.of(row)
@@ -83,11 +85,7 @@ async def get_user_cars(
     )
     if not rows:
         return None
-    cars = [
-        CarRow(row["id"], row["model"], row["owner_id"], row["version"])
-        for row in rows
-        if row["id"] is not None
-    ]
+    cars = [CarRow.of(row) for row in rows if row["id"] is not None]
     return Page.from_rows(cars, limit)
 
 

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from best_app.driver_errors import connection_is_unusable
+from best_app.database.driver_errors import connection_is_unusable
 
 _DIALECT = asyncpg_dialect()  # type: ignore[no-untyped-call]
 

@@ -9,9 +9,8 @@ outlives its session, and making one costs a fraction of a mapped instance (meas
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
 from dataclasses import dataclass, fields
-from typing import Any, Self
+from typing import Any, Protocol, Self
 
 from sqlalchemy import Column, Table
 
@@ -19,12 +18,26 @@ from best_app.models import Car, Ownership, User
 from best_app.models.base import Base
 
 
+class Named(Protocol):
+    """A result row read by column name: SQLAlchemy's `RowMapping` (`result.mappings()`) or
+    an asyncpg `Record`."""
+
+    def __getitem__(self, name: str, /) -> Any: ...
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}  # per row class, computed once
+
+
 @dataclass(frozen=True, slots=True)
 class _Row:
     @classmethod
-    def of(cls, values: Iterable[Any]) -> Self:
-        """The row from a result row of `select(*COLUMNS)` (SQLAlchemy's or asyncpg's)."""
-        return cls(*values)
+    def of(cls, row: Named) -> Self:
+        """The row's fields taken from `row` by name: a column selected in another order, or
+        an extra column beside them, cannot land in the wrong field."""
+        names = _FIELD_NAMES.get(cls) or _FIELD_NAMES.setdefault(
+            cls, tuple(field.name for field in fields(cls))
+        )
+        return cls(**{name: row[name] for name in names})
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +74,8 @@ def table_of(model: type[Base]) -> Table:
 
 
 def columns_of(model: type[Base], row: type[_Row]) -> tuple[Column[object], ...]:
-    """The model's columns in the row's field order: `select(*columns)` rows map onto `row`."""
+    """The model's columns named by the row's fields: the one list of what a query selects
+    for `row` (a field with no column of that name fails at import)."""
     table = table_of(model)
     return tuple(table.c[field.name] for field in fields(row))
 

@@ -42,7 +42,10 @@ class AlreadyOwnerError(Exception):
 _LOCK_CAR = (
     select(
         *CAR_COLUMNS,
-        select(User.id).where(User.username == bindparam("buyer")).scalar_subquery(),
+        select(User.id)
+        .where(User.username == bindparam("buyer"))
+        .scalar_subquery()
+        .label("buyer_id"),
     )
     .where(Car.id == bindparam("the_car"))
     .with_for_update(of=CARS)
@@ -84,11 +87,13 @@ async def sell_car(
     try:
         async with session.begin():
             locked = (
-                await session.execute(_LOCK_CAR, {"the_car": car_id, "buyer": buyer})
-            ).one_or_none()
+                (await session.execute(_LOCK_CAR, {"the_car": car_id, "buyer": buyer}))
+                .mappings()
+                .one_or_none()
+            )
             if locked is None:
                 raise NoSuchCarError(car_id)
-            car, buyer_id = CarRow.of(locked[:-1]), locked[-1]
+            car, buyer_id = CarRow.of(locked), locked["buyer_id"]
             if buyer_id is None:
                 raise NoSuchBuyerError(buyer)
             if expected is not None and (car.id, car.version) not in expected:
@@ -98,7 +103,7 @@ async def sell_car(
             params = {"the_car": car_id, "buyer_id": buyer_id, "buyer": buyer}
             since = (await session.execute(_CLOSE_PERIOD, params)).scalar_one_or_none()
             await session.execute(_OPEN_PERIOD, params | {"opened_at": since})
-            sold = (await session.execute(_TRANSFER, params)).one()
+            sold = (await session.execute(_TRANSFER, params)).mappings().one()
     except IntegrityError as error:  # the buyer was deleted after the lock: rolled back
         raise NoSuchBuyerError(buyer) from error
     return CarRow.of(sold)
@@ -124,5 +129,5 @@ async def get_owners(
     )
     if not rows:
         return None
-    periods = [OwnershipRow.of(tuple(row)[1:]) for row in rows if row["id"] is not None]
+    periods = [OwnershipRow.of(row) for row in rows if row["id"] is not None]
     return Page.from_rows(periods, limit)

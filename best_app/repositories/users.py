@@ -54,7 +54,7 @@ async def register_user_if_not_exist(
         )
         # READ COMMITTED: each statement sees what other transactions committed before it.
         for _ in range(_REGISTER_ATTEMPTS):
-            created = (await session.execute(insert_stmt)).one_or_none()
+            created = (await session.execute(insert_stmt)).mappings().one_or_none()
             if created is not None:
                 return UserRow.of(created), True
             existing = await get_by_username(session, username)
@@ -80,7 +80,7 @@ async def list_users(
         stmt = stmt.where(User.role == role)
     if after is not None:
         stmt = stmt.where(User.id > after)
-    rows = (await session.execute(stmt)).all()
+    rows = (await session.execute(stmt)).mappings().all()
     return Page.from_rows([UserRow.of(row) for row in rows], limit)
 
 

@@ -8,9 +8,7 @@ client that read an older version can never overwrite a newer one (no lost updat
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import Delete, Row, Table, Update, exists, false, select, tuple_
+from sqlalchemy import Delete, RowMapping, Table, Update, exists, false, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
@@ -40,12 +38,13 @@ async def write_if_current(
     table: Table,
     key: ColumnElement[bool],
     expected: Expected | None,
-) -> Row[Any] | None:
+) -> RowMapping | None:
     """Run `statement` (an UPDATE or DELETE ... WHERE `key` ... RETURNING) in a transaction,
     only on a row at one of the `expected` versions; its returned row, or None when no row
     matches `key`. Raises `StaleVersionError` when the row is there at another version."""
     async with session.begin():
-        row = (await session.execute(at_expected(statement, table, expected))).one_or_none()
+        result = await session.execute(at_expected(statement, table, expected))
+        row = result.mappings().one_or_none()
         if (
             row is None
             and expected is not None

@@ -39,8 +39,8 @@ from sqlalchemy.engine import make_url
 from tqdm import tqdm
 
 from best_app.config import Settings, normalise_database_url
-from best_app.migrations import alembic_config
-from best_app.seed import seed
+from best_app.ops.migrations import alembic_config
+from best_app.ops.seed import seed
 from scripts import embedded_pg
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -186,7 +186,7 @@ def start_servers(
     base_env["PYTHONPATH"] = str(ROOT)
     commands: dict[str, tuple[list[str], dict[str, str]]] = {}
     ports = {name: _free_port() for name in (*CONTESTANTS, *(c.name for c in comparisons))}
-    hypercorn = [python, "-m", "hypercorn", "--config", "python:best_app.serving",
+    hypercorn = [python, "-m", "hypercorn", "--config", "python:best_app.ops.serving",
                  "best_app:create_app()"]  # fmt: skip
     best_app_env = {
         "APP_ENV": "production", "SECRET_KEY": "b" * 40, "API_TOKENS": TOKEN,

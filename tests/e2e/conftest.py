@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.server import Server, run_server, server_env
+from tests.utils.server import Server, run_server, server_env
 
 
 @pytest.fixture(scope="session")

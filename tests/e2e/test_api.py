@@ -8,7 +8,7 @@ import uuid
 import httpx
 import pytest
 
-from tests.e2e.server import Server
+from tests.utils.server import Server
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from tests.e2e.server import ROOT
+from tests.utils.server import ROOT
 
 SKIPPED = 77
 

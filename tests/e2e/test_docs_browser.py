@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.server import ROOT, Server
+from tests.utils.server import ROOT, Server
 
 # Directly only: the database route changes nothing here (the API suite, races and fuzzing
 # also run through PgBouncer).

@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.dbtools import users_table_locked
-from tests.e2e.server import REPLICA, run_server, server_env
+from tests.utils.dbtools import users_table_locked
+from tests.utils.server import REPLICA, run_server, server_env
 
 pytestmark = pytest.mark.slow
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.dbtools import migrate, users_table_locked
-from tests.e2e.server import ROOT, run_server, server_env
+from tests.utils.dbtools import migrate, users_table_locked
+from tests.utils.server import ROOT, run_server, server_env
 
 pytestmark = pytest.mark.slow
 

@@ -33,7 +33,7 @@ from schemathesis.checks import (
 
 from best_app import create_app
 from best_app.config import Settings
-from tests.e2e.server import Server
+from tests.utils.server import Server
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "100"))
 SCENARIOS = int(os.environ.get("FUZZ_SCENARIOS", "200"))

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.server import Server
+from tests.utils.server import Server
 
 pytestmark = pytest.mark.slow
 PACKAGE = "generated_best_app_client"

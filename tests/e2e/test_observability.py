@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.server import run_server, server_env
+from tests.utils.server import run_server, server_env
 
 pytestmark = pytest.mark.slow
 PRODUCTION = {"APP_ENV": "production", "SECRET_KEY": "k" * 40, "API_TOKENS": "log-token-123"}

@@ -24,12 +24,12 @@ from sqlalchemy.engine import make_url
 from best_app import create_app
 from best_app.config import Settings
 from best_app.database import Database, create_engine
-from best_app.migrations import expected_heads
+from best_app.ops.migrations import expected_heads
 from best_app.repositories import cars, users
-from tests.dbtools import plain_dsn
-from tests.e2e.server import ROOT, run_server, server_env
 from tests.pgbouncer import PgBouncer
-from tests.problems import assert_problem
+from tests.utils.dbtools import plain_dsn
+from tests.utils.problems import assert_problem
+from tests.utils.server import ROOT, run_server, server_env
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.e2e.server import Server
+from tests.utils.server import Server
 
 # Directly only: the database route changes nothing here (the API suite, races and fuzzing
 # also run through PgBouncer).

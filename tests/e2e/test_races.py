@@ -11,7 +11,7 @@ from collections import Counter
 import httpx
 import pytest
 
-from tests.e2e.server import Server
+from tests.utils.server import Server
 
 pytestmark = pytest.mark.slow
 

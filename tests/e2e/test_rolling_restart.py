@@ -20,9 +20,9 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.dbtools import plain_dsn
-from tests.e2e.haproxy import haproxy_binary, run_haproxy
-from tests.e2e.server import REPLICA, Server, run_server, server_env
+from tests.utils.dbtools import plain_dsn
+from tests.utils.haproxy import haproxy_binary, run_haproxy
+from tests.utils.server import REPLICA, Server, run_server, server_env
 
 pytestmark = [
     pytest.mark.slow,

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from best_app.config import DEV_SECRET_KEY
-from tests.e2e.server import HYPERCORN, ROOT, run_server, server_env
+from tests.utils.server import HYPERCORN, ROOT, run_server, server_env
 
 pytestmark = pytest.mark.slow
 STRONG_KEY = "s" * 40

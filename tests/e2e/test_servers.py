@@ -18,8 +18,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.dbtools import fresh_database, migrate
-from tests.e2e.server import SERVERS, run_server, server_env
+from tests.utils.dbtools import fresh_database, migrate
+from tests.utils.server import SERVERS, run_server, server_env
 
 pytestmark = pytest.mark.slow
 TOKEN = "portable-token"

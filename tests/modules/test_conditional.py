@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from quart.typing import TestClientProtocol
 
-from tests.problems import assert_problem
+from tests.utils.problems import assert_problem
 
 MERGE_PATCH = {"Content-Type": "application/merge-patch+json"}
 

@@ -8,7 +8,7 @@ from quart.typing import TestClientProtocol
 
 from best_app import create_app
 from best_app.config import Settings
-from tests.problems import assert_problem
+from tests.utils.problems import assert_problem
 
 
 async def test_hello_greets_my_env_var(client: TestClientProtocol) -> None:

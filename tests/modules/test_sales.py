@@ -11,7 +11,7 @@ from quart.typing import TestClientProtocol
 
 from best_app import create_app
 from best_app.config import Settings
-from tests.problems import assert_problem
+from tests.utils.problems import assert_problem
 
 TOKEN = {"Authorization": "Bearer t0ken"}
 

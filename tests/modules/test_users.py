@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 from quart.typing import TestClientProtocol
 
-from tests.problems import assert_problem
+from tests.utils.problems import assert_problem
 
 
 async def create(client: TestClientProtocol, **body: object) -> dict[str, object]:

@@ -1,0 +1,199 @@
+"""The database lifecycle: one engine per worker process, one `AsyncSession` per request.
+
+The engine is created in `before_serving` (each Hypercorn worker is its own process with its
+own event loop) and disposed in `after_serving`. A request's session is opened on first use
+and closed in `teardown_request`, which runs even when the handler raises.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from quart import Quart, current_app, g
+from sqlalchemy import event, text
+from sqlalchemy.engine import Dialect, ExceptionContext
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import NullPool
+
+from best_app.config import Settings
+from best_app.database.driver_errors import connection_is_unusable
+from best_app.observability.metrics import instrument_pool
+from best_app.ops.migrations import expected_heads
+
+_SESSION_KEY = "_best_app_db_session"
+
+
+def _connect_args(settings: Settings) -> dict[str, Any]:
+    timeout_ms = settings.db_statement_timeout_ms
+    args: dict[str, Any] = {
+        # Connecting is bounded like waiting for the pool: a dead host is a fast 503.
+        "timeout": settings.db_pool_timeout,
+        # PgBouncer tracks `application_name` and sets it on each server connection it lends.
+        "server_settings": {"application_name": "best_app"},
+    }
+    if settings.db_pooler == "pgbouncer":
+        # A transaction pooler hands the server connection to another client after every
+        # transaction: no statement may be named and reused across transactions, and no
+        # startup parameter PgBouncer does not track (it refuses `statement_timeout`).
+        # - asyncpg's cache off: its statements are unnamed, and parsed again in the same
+        #   message batch as their execution (so a hot read needs no transaction around it);
+        # - SQLAlchemy's cache off and its statement names unique: it prepares each statement
+        #   inside the transaction it runs in (the engine is transactional), under a new name;
+        # - the statement timeout is asyncpg's `command_timeout`: on expiry asyncpg sends
+        #   PostgreSQL a cancel request, which PgBouncer forwards to the server connection.
+        args["statement_cache_size"] = 0
+        args["prepared_statement_cache_size"] = 0
+        args["prepared_statement_name_func"] = _unique_statement_name
+        if timeout_ms:
+            args["command_timeout"] = timeout_ms / 1000
+        return args
+    args["server_settings"]["statement_timeout"] = str(timeout_ms)
+    if timeout_ms:
+        # A client-side bound one second past the server's, for a server that stops answering.
+        args["command_timeout"] = timeout_ms / 1000 + 1
+    return args
+
+
+def _unique_statement_name() -> str:
+    return f"best_app_{uuid.uuid4().hex}"
+
+
+def create_engine(settings: Settings, *, pooled: bool = True) -> AsyncEngine:
+    """The engine for `settings`: pool bounds, connect timeout and a statement timeout.
+
+    Transactional, as SQLAlchemy's default: a `commit()` commits and a `rollback()` undoes.
+    `pooled=False` (one-off tools such as migrations) opens a connection per use. With
+    `DB_POOLER=pgbouncer` nothing outlives a transaction on the server connection.
+    """
+    options: dict[str, Any] = {"connect_args": _connect_args(settings)}
+    if pooled:
+        options.update(
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            pool_timeout=settings.db_pool_timeout,
+        )
+    else:
+        options["poolclass"] = NullPool
+    engine = create_async_engine(settings.database_url, **options)
+    event.listen(engine.sync_engine, "do_connect", _connect_or_operational_error)
+    event.listen(engine.sync_engine, "handle_error", _classify_driver_error)
+    return engine
+
+
+def _connect_or_operational_error(
+    dialect: Dialect, _record: Any, cargs: tuple[Any, ...], cparams: dict[str, Any]
+) -> Any:
+    """Connect; a socket-level failure (refused, unreachable, timed out) becomes the DBAPI's
+    `OperationalError` (asyncpg raises the bare `OSError`, which SQLAlchemy would pass through
+    unwrapped), so the app sees every database failure as a `DBAPIError`."""
+    try:
+        return dialect.connect(*cargs, **cparams)
+    except OSError as error:
+        raise dialect.loaded_dbapi.OperationalError(f"cannot connect: {error!r}") from error
+
+
+def _classify_driver_error(context: ExceptionContext) -> BaseException | None:
+    """SQLAlchemy's `handle_error` hook: invalidate connections asyncpg can no longer use (see
+    `driver_errors`), and wrap a bare `OSError` from the driver as a `DBAPIError`."""
+    error = context.original_exception
+    if not context.is_disconnect and connection_is_unusable(error, None):
+        context.is_disconnect = True
+    if context.sqlalchemy_exception is None and isinstance(error, OSError):
+        return DBAPIError(
+            context.statement,
+            context.parameters,
+            error,
+            connection_invalidated=context.is_disconnect,
+        )
+    return None
+
+
+class Database:
+    """Owns the engine and the per-request sessions of one app.
+
+    The unit of work: a repository function that writes runs all its statements in
+    `async with session.begin():`, which commits when the block ends and rolls back if it
+    raises, so a write is all or nothing. Reads need no block: the session begins a
+    transaction on first use and `close()` (at the end of the request) rolls it back.
+    A request makes its write call before any other use of its session (`begin()` refuses a
+    session that already began); a function that reads and then writes does both inside
+    its own block.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._engine: AsyncEngine | None = None
+        self._sessions: async_sessionmaker[AsyncSession] | None = None
+
+    def init_app(self, app: Quart) -> None:
+        app.extensions["database"] = self
+        app.before_serving(self.connect)
+        app.after_serving(self.disconnect)
+        app.teardown_request(self._close_session)
+
+    @property
+    def engine(self) -> AsyncEngine:
+        if self._engine is None:
+            raise RuntimeError("the database is not connected (is the app serving?)")
+        return self._engine
+
+    async def connect(self) -> None:
+        self._engine = create_engine(self._settings)
+        instrument_pool(self._engine)
+        self._sessions = async_sessionmaker(self._engine, expire_on_commit=False)
+
+    async def disconnect(self) -> None:
+        if self._engine is not None:
+            await self._engine.dispose()
+        self._engine = self._sessions = None
+
+    def new_session(self) -> AsyncSession:
+        """A session of its own (the caller closes it); requests use `session()`."""
+        if self._sessions is None:
+            raise RuntimeError("the database is not connected (is the app serving?)")
+        return self._sessions()
+
+    def session(self) -> AsyncSession:
+        """The current request's session, opened on first use."""
+        session: AsyncSession | None = g.get(_SESSION_KEY)
+        if session is None:
+            session = self.new_session()
+            setattr(g, _SESSION_KEY, session)
+        return session
+
+    async def _close_session(self, _error: BaseException | None) -> None:
+        session: AsyncSession | None = g.pop(_SESSION_KEY, None)
+        if session is not None:
+            await session.close()
+
+    async def schema_problem(self) -> str | None:
+        """None when the database answers and its schema is at the code's Alembic head."""
+        async with self.engine.connect() as conn:
+            has_table = await conn.scalar(text("SELECT to_regclass('alembic_version') IS NOT NULL"))
+            found = (
+                set((await conn.scalars(text("SELECT version_num FROM alembic_version"))).all())
+                if has_table
+                else set()
+            )
+        expected = expected_heads()
+        if found != expected:
+            have = ", ".join(sorted(found)) or "no migrations"
+            return f"schema at {have}; expected {', '.join(sorted(expected))}"
+        return None
+
+
+def current_database() -> Database:
+    database: Database = current_app.extensions["database"]
+    return database
+
+
+def get_session() -> AsyncSession:
+    """The session of the request being handled (for blueprints)."""
+    return current_database().session()

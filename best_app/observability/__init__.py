@@ -1,0 +1,1 @@
+"""Logs, access lines and Prometheus metrics."""

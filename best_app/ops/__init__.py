@@ -1,0 +1,1 @@
+"""Running the service: the CLI, Hypercorn's configuration, start-up (wait, migrate), seeding."""

@@ -1,0 +1,96 @@
+"""The ASGI layer around Quart: what every HTTP exchange gets, done once per request.
+
+Every response carries the request id and the security headers, and every request is counted
+and timed for `/metrics`. As Quart `before_request`/`after_request` hooks this work went
+through context-local proxies and werkzeug header objects on every request; here it is one
+plain ASGI wrapper that reads the request id from the scope and appends pre-encoded header
+pairs (measured: about 20 µs less worker CPU per `GET /hello/say`, of about 400).
+
+It wraps `app.asgi_app` (Quart's place for middleware), so the test client goes through it too.
+The metrics' route label is the matched rule: `record_route`, the app's first `before_request`
+hook, copies `request.url_rule` into the ASGI scope, which the middleware reads once the
+response is sent.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from hypercorn.typing import (
+    ASGIReceiveCallable,
+    ASGISendCallable,
+    ASGISendEvent,
+    HTTPResponseStartEvent,
+    Scope,
+)
+from quart import request
+
+from best_app.web import request_id
+
+ASGIApp = Callable[[Scope, ASGIReceiveCallable, ASGISendCallable], object]
+# Observes one answered request: method, route template, status, seconds.
+Observer = Callable[[str, str, int, float], None]
+
+# The API only ever returns JSON or text: nothing may load, frame or run anything.
+API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+_STATIC_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+)
+_CSP = (b"content-security-policy", API_CSP.encode())
+# The key under which `record_route` puts the matched route template in the scope; requests
+# that match no route are "<unmatched>".
+ROUTE_KEY = "best_app.route"
+UNMATCHED = "<unmatched>"
+
+
+class Edge:
+    """ASGI middleware: request id, security headers and per-request metrics."""
+
+    def __init__(self, app: ASGIApp, observe: Observer) -> None:
+        self.app = app
+        self.observe = observe
+
+    async def __call__(
+        self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
+    ) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)  # type: ignore[misc]
+            return
+        started = time.perf_counter()
+        rid = request_id.decide(scope["headers"])
+        added = (*_STATIC_HEADERS, (request_id.HEADER_NAME, rid.encode()))
+        status = 500
+
+        async def send_with_headers(message: ASGISendEvent) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = [*message["headers"], *added]
+                # A page that sets its own policy (the docs) keeps it.
+                if not any(name.lower() == _CSP[0] for name, _ in message["headers"]):
+                    headers.append(_CSP)
+                message = HTTPResponseStartEvent(
+                    type="http.response.start", status=status, headers=headers
+                )
+            await send(message)
+
+        token = request_id.REQUEST_ID.set(rid)
+        try:
+            await self.app(scope, receive, send_with_headers)  # type: ignore[misc]
+        finally:
+            request_id.REQUEST_ID.reset(token)
+            route = str(scope.get(ROUTE_KEY, UNMATCHED))
+            self.observe(scope["method"], route, status, time.perf_counter() - started)
+
+
+async def record_route() -> None:
+    """Quart `before_request` hook: the matched route template, for the metrics' label.
+
+    A coroutine function: Quart runs a plain function hook in a thread (about 130 µs a request).
+    """
+    rule = request.url_rule
+    if rule is not None:
+        request.scope[ROUTE_KEY] = rule.rule  # type: ignore[literal-required]

@@ -1,0 +1,86 @@
+"""Cross-cutting HTTP concerns inside Quart: bearer auth on writes, no cookie sessions, CORS.
+
+(Request ids, security headers and request metrics are ASGI middleware: `best_app.web.middleware`.)
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
+
+from quart import Quart, Response, request
+from quart.sessions import SessionInterface, SessionMixin
+from quart.wrappers import BaseRequestWebsocket
+from quart_cors import cors
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from best_app.config import Settings
+from best_app.errors import APIError
+from best_app.web.request_id import HEADER as REQUEST_ID_HEADER
+
+_WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def token_matches(authorization: str, tokens: tuple[str, ...]) -> bool:
+    """Whether an `Authorization: Bearer <token>` header carries one of `tokens`.
+
+    Every token is compared, always, in constant time: nothing to learn from the timing.
+    """
+    scheme, _, offered = authorization.partition(" ")
+    given = offered.strip().encode()
+    matched = False
+    for token in tokens:
+        matched |= hmac.compare_digest(given, token.encode())
+    return scheme.lower() == "bearer" and matched
+
+
+def require_bearer(tokens: tuple[str, ...], realm: str) -> None:
+    """401 (with `WWW-Authenticate`) unless the request carries one of `tokens`."""
+    if not token_matches(request.headers.get("Authorization", ""), tokens):
+        raise APIError(
+            401,
+            "A valid bearer token is required for this request.",
+            type_="urn:best-app:problem:unauthorized",
+            headers={"WWW-Authenticate": f'Bearer realm="{realm}"'},
+        )
+
+
+def _bearer_guard(tokens: tuple[str, ...]) -> Callable[[], Awaitable[None]]:
+    async def require_token() -> None:
+        if request.method in _WRITE_METHODS:
+            require_bearer(tokens, "best_app")
+
+    return require_token
+
+
+class NoSessions(SessionInterface):
+    """The API is stateless (bearer tokens, no cookies): open no cookie session per request."""
+
+    async def open_session(self, app: Quart, request: BaseRequestWebsocket) -> None:
+        return None
+
+    async def save_session(
+        self, app: Quart, session: SessionMixin, response: Response | WerkzeugResponse | None
+    ) -> None:
+        return None
+
+
+def init_app(app: Quart, settings: Settings) -> None:
+    app.session_interface = NoSessions()  # type: ignore[assignment]
+    if settings.api_tokens:
+        app.before_request(_bearer_guard(settings.api_tokens))
+    if settings.cors_origins:
+        cors(
+            app,
+            allow_origin=list(settings.cors_origins),
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "If-Match",
+                "If-None-Match",
+                REQUEST_ID_HEADER,
+            ],
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            expose_headers=["ETag", "Location", REQUEST_ID_HEADER, "Retry-After"],
+            max_age=600,
+        )

@@ -1,0 +1,1 @@
+"""Helpers shared by the tests: databases, problem assertions, a real server."""

@@ -1,0 +1,73 @@
+"""Test databases: each test run (and each migration test) gets a fresh database of its own."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+
+import asyncpg
+from alembic import command
+from sqlalchemy.engine import make_url
+
+from best_app.config import normalise_database_url
+from best_app.ops.migrations import alembic_config
+
+
+def plain_dsn(url: str) -> str:
+    """asyncpg's own DSN form (no `+asyncpg` driver suffix)."""
+    return (
+        make_url(normalise_database_url(url))
+        .set(drivername="postgresql")
+        .render_as_string(hide_password=False)
+    )
+
+
+def with_database(url: str, name: str) -> str:
+    return (
+        make_url(normalise_database_url(url))
+        .set(database=name)
+        .render_as_string(hide_password=False)
+    )
+
+
+async def _execute(url: str, sql: str) -> None:
+    conn = await asyncpg.connect(plain_dsn(url))
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@contextmanager
+def fresh_database(server_url: str, prefix: str = "best_app_test") -> Iterator[str]:
+    """Create an empty database on the server of `server_url`; drop it afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    asyncio.run(_execute(server_url, f'CREATE DATABASE "{name}"'))
+    try:
+        yield with_database(server_url, name)
+    finally:
+        asyncio.run(_execute(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def migrate(url: str, revision: str = "head", *, down: bool = False) -> None:
+    config = alembic_config()
+    config.attributes["database_url"] = url
+    config.attributes["configure_logger"] = False
+    if down:
+        command.downgrade(config, revision)
+    else:
+        command.upgrade(config, revision)
+
+
+@asynccontextmanager
+async def users_table_locked(database_url: str) -> AsyncIterator[None]:
+    """Hold an exclusive lock on `users`: any request touching it waits, holding its connection."""
+    conn = await asyncpg.connect(plain_dsn(database_url))
+    try:
+        async with conn.transaction():
+            await conn.execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
+            yield
+    finally:
+        await conn.close()

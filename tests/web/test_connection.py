@@ -1,0 +1,171 @@
+"""The app driven through its ASGI interface as a server drives it, with the fast path on and
+off (`best_app.web.fastpath`): whether a request has fully arrived or is still arriving, the answer
+is the same; with `FASTPATH=off`, Quart's documented behaviour holds (a client that disconnects
+cancels its handler)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from quart.typing import TestAppProtocol
+
+from best_app import create_app
+from best_app.config import Settings
+
+
+@pytest.fixture(params=["on", "off"])
+async def app(
+    request: pytest.FixtureRequest, make_settings: Callable[..., Settings]
+) -> AsyncIterator[TestAppProtocol]:
+    """The app with the fast path on, and off."""
+    async with create_app(make_settings(fastpath=request.param == "on")).test_app() as test_app:
+        yield test_app
+
+
+def _scope(method: str, path: str, body: bytes = b"") -> dict[str, Any]:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+        "headers": [
+            (b"host", b"testserver"),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ],
+        "extensions": {},
+    }
+
+
+async def _call(
+    app: TestAppProtocol, scope: dict[str, Any], messages: list[dict[str, Any]], *, late: bool
+) -> list[dict[str, Any]]:
+    """Run one request; `late` delivers its messages only once the app is waiting for them."""
+    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    if not late:
+        for message in messages:
+            queue.put_nowait(message)
+    task = asyncio.create_task(app.app(scope, queue.get, send))  # type: ignore[attr-defined]
+    if late:
+        for message in messages:
+            await asyncio.sleep(0.01)
+            queue.put_nowait(message)
+    await asyncio.wait_for(task, 10)
+    return sent
+
+
+def _body_parts(body: bytes) -> list[dict[str, Any]]:
+    half = len(body) // 2
+    return [
+        {"type": "http.request", "body": body[:half], "more_body": True},
+        {"type": "http.request", "body": body[half:], "more_body": True},
+        {"type": "http.request", "body": b"", "more_body": False},
+    ]
+
+
+async def test_a_post_is_answered_alike_whether_its_body_is_waiting_or_still_arriving(
+    app: TestAppProtocol, unique: Callable[[str], str]
+) -> None:
+    for late in (False, True):
+        body = json.dumps({"username": unique("c")}).encode()
+        sent = await _call(app, _scope("POST", "/users", body), _body_parts(body), late=late)
+        assert sent[0]["type"] == "http.response.start"
+        assert sent[0]["status"] == 201, late
+        response = json.loads(b"".join(m.get("body", b"") for m in sent[1:]))
+        assert response["username"] == json.loads(body)["username"]
+
+
+async def test_a_get_is_answered_with_its_body(app: TestAppProtocol) -> None:
+    request = [{"type": "http.request", "body": b"", "more_body": False}]
+    sent = await _call(app, _scope("GET", "/hello/say"), request, late=False)
+    assert sent[0]["type"] == "http.response.start"
+    assert sent[-1]["more_body"] is False
+    assert b"".join(m.get("body", b"") for m in sent[1:]) == b"Hello XY!"
+
+
+async def test_a_client_gone_before_its_body_arrived_gets_no_answer_and_no_write(
+    app: TestAppProtocol, unique: Callable[[str], str]
+) -> None:
+    name = unique("gone")
+    body = json.dumps({"username": name}).encode()
+    for late in (False, True):
+        messages = [
+            {"type": "http.request", "body": body[:5], "more_body": True},
+            {"type": "http.disconnect"},
+        ]
+        assert await _call(app, _scope("POST", "/users", body), messages, late=late) == []
+    request = [{"type": "http.request", "body": b"", "more_body": False}]
+    sent = await _call(app, _scope("GET", f"/users/{name}"), request, late=False)
+    assert sent[0]["status"] == 404
+
+
+async def test_a_body_over_the_limit_is_413_whether_waiting_or_still_arriving(
+    app: TestAppProtocol,
+) -> None:
+    limit = app.app.config["MAX_CONTENT_LENGTH"]  # type: ignore[attr-defined]
+    body = b'{"username": "' + b"x" * limit + b'"}'
+    for late in (False, True):
+        sent = await _call(app, _scope("POST", "/users", body), _body_parts(body), late=late)
+        assert sent[0]["status"] == 413, late
+
+
+async def handler_outcome_when_the_client_leaves(
+    settings: Settings,
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """What became of a handler whose client disconnected while it ran, and what was sent."""
+    quart_app = create_app(settings)
+    started, release = asyncio.Event(), asyncio.Event()
+    outcome: list[str] = []
+
+    @quart_app.get("/slow")
+    async def slow() -> str:
+        started.set()
+        try:
+            await release.wait()
+        except asyncio.CancelledError:
+            outcome.append("cancelled")
+            raise
+        outcome.append("finished")
+        return "done"
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async with quart_app.test_app() as test_app:
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        queue.put_nowait({"type": "http.request", "body": b"", "more_body": False})
+        asgi = test_app.app  # type: ignore[attr-defined]
+        task = asyncio.create_task(asgi(_scope("GET", "/slow"), queue.get, send))
+        await asyncio.wait_for(started.wait(), 10)
+        queue.put_nowait({"type": "http.disconnect"})
+        await asyncio.sleep(0.05)
+        release.set()
+        await asyncio.wait_for(task, 10)
+    return outcome, sent
+
+
+async def test_a_client_that_disconnects_cancels_its_handler_with_the_fast_path_off(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """Quart's documented behaviour: the handler of a request whose client left is cancelled."""
+    outcome, sent = await handler_outcome_when_the_client_leaves(make_settings(fastpath=False))
+    assert outcome == ["cancelled"]
+    assert sent == []
