@@ -89,11 +89,19 @@ class Server:
     peak_worker_rss: int = 0
     peak_total_rss: int = 0
 
+    def processes(self) -> list[psutil.Process]:
+        """The server's process and its workers."""
+        parent = psutil.Process(self.process.pid)
+        return [parent, *parent.children(recursive=True)]
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU of the server's processes. Steadier than req/s on a shared
+        machine: it does not count the time spent waiting for a CPU."""
+        return sum(t.user + t.system for t in (p.cpu_times() for p in self.processes()))
+
     def sample(self) -> None:
         try:
-            procs = [psutil.Process(self.process.pid)]
-            procs += procs[0].children(recursive=True)
-            rss = [p.memory_info().rss for p in procs]
+            rss = [p.memory_info().rss for p in self.processes()]
         except psutil.Error:
             return
         self.peak_worker_rss = max(self.peak_worker_rss, *rss)
@@ -105,6 +113,7 @@ class Result:
     rps: list[float] = field(default_factory=list)
     p50_ms: list[float] = field(default_factory=list)
     p99_ms: list[float] = field(default_factory=list)
+    cpu_us: list[float] = field(default_factory=list)  # server CPU per request
     non2xx: int = 0
 
 
@@ -272,8 +281,11 @@ def benchmark(servers: dict[str, Server], rounds: int, duration: float, connecti
                 for name, server in servers.items():
                     if round_no == 0:  # warm-up: connections, caches, prepared statements
                         run_wrk(server.url, script, 2, connections)
+                    cpu_before = server.cpu_seconds()
                     measured = run_wrk(server.url, script, duration, connections)
+                    cpu = server.cpu_seconds() - cpu_before
                     result = results[endpoint][name]
+                    result.cpu_us.append(cpu / max(measured["requests"], 1) * 1e6)
                     result.rps.append(measured["requests"] / (measured["duration_us"] / 1e6))
                     result.p50_ms.append(measured["p50_us"] / 1000)
                     result.p99_ms.append(measured["p99_us"] / 1000)
@@ -295,6 +307,8 @@ def summarise(results: dict[str, dict[str, Result]], servers: dict[str, Server],
                 "rps_rounds": [round(r, 1) for r in result.rps],
                 "p50_ms": statistics.median(result.p50_ms),
                 "p99_ms": statistics.median(result.p99_ms),
+                "cpu_us": statistics.median(result.cpu_us),
+                "cpu_us_rounds": [round(c) for c in result.cpu_us],
                 "non2xx": result.non2xx,
             }
         row["best_app/seed"] = row["best_app"]["rps"] / row["seed"]["rps"]
@@ -302,6 +316,7 @@ def summarise(results: dict[str, dict[str, Result]], servers: dict[str, Server],
         for other in args.comparisons:
             row[f"best_app/{other}"] = row["best_app"]["rps"] / row[other]["rps"]
             row[f"p99 best_app/{other}"] = row["best_app"]["p99_ms"] / row[other]["p99_ms"]
+            row[f"cpu best_app/{other}"] = row["best_app"]["cpu_us"] / row[other]["cpu_us"]
         table[endpoint] = row
     return {
         "machine": {
@@ -342,15 +357,17 @@ def markdown(summary: dict[str, Any]) -> str:
             f"Against {other} (best_app {what}, same run):",
             "",
             f"| endpoint | best_app req/s | {other} req/s | best_app/{other} | "
-            f"p99 ms (best_app/{other}) | p99 best_app/{other} |",
-            "|---|---:|---:|---:|---|---:|",
+            f"p99 ms (best_app/{other}) | p99 best_app/{other} | "
+            f"server CPU µs/request (best_app/{other}) | CPU best_app/{other} |",
+            "|---|---:|---:|---:|---|---:|---|---:|",
         ]
         for endpoint, row in summary["endpoints"].items():
             b, o = row["best_app"], row[other]
             lines.append(
                 f"| `{endpoint}` | {b['rps']:,.0f} | {o['rps']:,.0f} | "
                 f"{row[f'best_app/{other}']:.3f}x | {b['p99_ms']:.1f} / {o['p99_ms']:.1f} | "
-                f"{row[f'p99 best_app/{other}']:.3f}x |"
+                f"{row[f'p99 best_app/{other}']:.3f}x | "
+                f"{b['cpu_us']:,.0f} / {o['cpu_us']:,.0f} | {row[f'cpu best_app/{other}']:.3f}x |"
             )
     rss = summary["peak_rss_mb"]
     lines.append("")

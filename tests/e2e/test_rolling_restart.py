@@ -90,10 +90,17 @@ async def _in_db(database_url: str, owners: list[str]) -> list[tuple[str, int]]:
 
 
 async def test_rolling_restart_behind_haproxy_fails_no_request(
-    database_url: str, tmp_path: Path
+    database_url: str, route: dict[str, str], tmp_path: Path
 ) -> None:
+    """Directly and through PgBouncer (`route`): the replicas' way to the database."""
+    pooler = {"DB_POOLER": route["db_pooler"]} if "db_pooler" in route else {}
     envs = [
-        server_env(database_url, SHUTDOWN_DRAIN_SECONDS="2", GRACEFUL_TIMEOUT="10")
+        server_env(
+            route.get("database_url", database_url),
+            SHUTDOWN_DRAIN_SECONDS="2",
+            GRACEFUL_TIMEOUT="10",
+            **pooler,
+        )
         for _ in range(2)
     ]
     with ExitStack() as stack:
