@@ -10,6 +10,8 @@ dir, never on a TCP port), so the calling script decides when to stop it.
 
 from __future__ import annotations
 
+import os
+import pwd
 import re
 import sys
 import warnings
@@ -35,6 +37,15 @@ def start(data_dir: Path, dbname: str) -> str:
     if "(1 row)" not in exists:
         server.psql(f"CREATE DATABASE {dbname};")
     return server.get_uri(database=dbname)
+
+
+def socket_owner(host: str) -> str | None:
+    """The user who owns the socket directory `host` (None for a TCP host). Run as root, the
+    embedded server runs as a user of its own and only that user may enter its data directory,
+    so a helper that must not run as root (PgBouncer) runs as that user to reach it."""
+    if not host.startswith("/"):
+        return None
+    return pwd.getpwuid(os.stat(host).st_uid).pw_name
 
 
 def running(data_dir: Path) -> bool:

@@ -21,6 +21,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from best_app.config import normalise_database_url
+from scripts import embedded_pg
 
 POOL_SIZE = 10
 MAX_CLIENT_CONN = 1200
@@ -85,12 +86,19 @@ server_login_retry = 1
 """
 
 
+def run_as(server_url: str) -> str:
+    """The user PgBouncer becomes when started by root (it refuses to run as root)."""
+    url = make_url(normalise_database_url(server_url))
+    return embedded_pg.socket_owner(str(url.query.get("host") or url.host or "")) or "nobody"
+
+
 @contextmanager
 def run_pgbouncer(server_url: str) -> Iterator[PgBouncer]:
     """Start PgBouncer on a free 127.0.0.1 port in front of `server_url`'s server; stop it after.
 
-    Run by root, PgBouncer (which refuses to run as root) becomes `nobody`; its files live in
-    a directory of their own that `nobody` can read. It logs to stderr, into `pgbouncer.log`.
+    Run by root, PgBouncer (which refuses to run as root) becomes another user (`run_as`); its
+    files live in a directory of their own that any user can read. It logs to stderr, into
+    `pgbouncer.log`.
     """
     binary = pgbouncer_binary()
     if binary is None:
@@ -103,7 +111,7 @@ def run_pgbouncer(server_url: str) -> Iterator[PgBouncer]:
         ini.write_text(_ini(server_url, port, directory))
         command = [binary, str(ini)]
         if os.geteuid() == 0:
-            command[1:1] = ["--user", "nobody"]
+            command[1:1] = ["--user", run_as(server_url)]
         with _started(
             command, PgBouncer("127.0.0.1", port, POOL_SIZE, directory / "log")
         ) as bouncer:

@@ -103,8 +103,8 @@ def pgbouncer(database_url: str, work: Path) -> Iterator[str]:
         "ignore_startup_parameters = extra_float_digits\n"
     )
     argv = [_tool("pgbouncer"), str(work / "pgbouncer.ini")]
-    if os.geteuid() == 0:
-        argv[1:1] = ["-u", "nobody"]
+    if os.geteuid() == 0:  # it refuses to run as root: the user who may reach the server
+        argv[1:1] = ["-u", embedded_pg.socket_owner(host) or "nobody"]
     with _process(argv, dict(os.environ), work / "pgbouncer.log"):
         bouncer: URL = url.set(host="127.0.0.1", port=port, query={})
         deadline = time.monotonic() + 15
