@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, Protocol, TypeVar
 
 import pytest
+from quart import Quart
 from quart.typing import TestAppProtocol, TestClientProtocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -82,8 +83,14 @@ def settings(make_settings: Callable[..., Settings], route: dict[str, str]) -> S
 
 
 @pytest.fixture
-async def app(settings: Settings) -> AsyncIterator[TestAppProtocol]:
-    async with create_app(settings).test_app() as test_app:
+def quart_app(settings: Settings) -> Quart:
+    """The app itself (its config, its ASGI callable); the `app` fixture serves this one."""
+    return create_app(settings)
+
+
+@pytest.fixture
+async def app(quart_app: Quart) -> AsyncIterator[TestAppProtocol]:
+    async with quart_app.test_app() as test_app:
         yield test_app
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import text
 from best_app import create_app
 from best_app.config import Settings
 from best_app.database import Database, create_engine
+from tests.utils.dbtools import database_of
 from tests.utils.problems import assert_problem
 
 # Nothing listens on port 1: connecting is refused at once.
@@ -38,9 +39,10 @@ async def test_pool_exhaustion_gives_503_within_the_timeout_then_recovers(
     make_settings: Callable[..., Settings], unique: Callable[[str], str]
 ) -> None:
     settings = make_settings(db_pool_size=1, db_max_overflow=0, db_pool_timeout=0.5)
-    async with create_app(settings).test_app() as app:
+    quart_app = create_app(settings)
+    async with quart_app.test_app() as app:
         client = app.test_client()
-        database: Database = app.app.extensions["database"]  # type: ignore[attr-defined]
+        database = await database_of(quart_app)
         name = unique("u")
         async with database.engine.connect() as held:  # the only connection, held
             await held.execute(text("SELECT 1"))
@@ -105,9 +107,10 @@ async def test_a_connection_killed_under_a_hot_read_is_503_then_replaced(
 ) -> None:
     """Hot reads run on the driver directly; a dead connection must not stay in the pool."""
     settings = make_settings(db_pool_size=1, db_max_overflow=0)
-    async with create_app(settings).test_app() as app:
+    quart_app = create_app(settings)
+    async with quart_app.test_app() as app:
         client = app.test_client()
-        database: Database = app.app.extensions["database"]  # type: ignore[attr-defined]
+        database = await database_of(quart_app)
         name = unique("u")
         assert (await client.post("/users", json={"username": name})).status_code == 201
         for path in (f"/users/{name}", f"/users/{name}/cars"):

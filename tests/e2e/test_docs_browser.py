@@ -6,11 +6,17 @@ from __future__ import annotations
 import json
 import shutil
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.utils.server import ROOT, Server
+
+if TYPE_CHECKING:  # imported at run time only once the test is known not to skip
+    from playwright.sync_api import Page
 
 # Directly only: the database route changes nothing here (the API suite, races and fuzzing
 # also run through PgBouncer).
@@ -20,8 +26,17 @@ ARTIFACTS = ROOT / "test-artifacts"
 STATUS = ".live-responses-table .response .response-col_status"
 
 
+@dataclass
+class Browsed:
+    """A Chromium page, with what it logged to its console and every URL it requested."""
+
+    page: Page
+    console_messages: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+
+
 @pytest.fixture
-def page(live_server: Server, tmp_path: Path):  # type: ignore[no-untyped-def]
+def browsed(live_server: Server, tmp_path: Path) -> Iterator[Browsed]:
     if CHROMIUM is None:
         pytest.skip("no Chromium installed (Debian: apt-get install chromium)")
     sync_api = pytest.importorskip("playwright.sync_api")
@@ -36,17 +51,15 @@ def page(live_server: Server, tmp_path: Path):  # type: ignore[no-untyped-def]
         context = browser.new_context(viewport={"width": 1280, "height": 1600})
         # Anything not served by the app itself would be a CDN: fail it loudly.
         context.route(lambda url: not url.startswith(live_server.url), lambda route: route.abort())
-        page = context.new_page()
-        page.console_messages = []  # type: ignore[attr-defined]
-        page.on("console", lambda message: page.console_messages.append(message.text))  # type: ignore[attr-defined]
-        requests: list[str] = []
-        page.on("request", lambda request: requests.append(request.url))
-        page.requests = requests  # type: ignore[attr-defined]
-        yield page
+        browsed = Browsed(context.new_page())
+        browsed.page.on("console", lambda message: browsed.console_messages.append(message.text))
+        browsed.page.on("request", lambda request: browsed.requests.append(request.url))
+        yield browsed
         browser.close()
 
 
-def test_docs_render_and_try_it_out_works(page, live_server: Server) -> None:  # type: ignore[no-untyped-def]
+def test_docs_render_and_try_it_out_works(browsed: Browsed, live_server: Server) -> None:
+    page = browsed.page
     page.goto(f"{live_server.url}/docs")
     page.wait_for_selector(".opblock", timeout=20_000)
     document = json.loads(page.request.get(f"{live_server.url}/openapi.json").text())
@@ -79,6 +92,6 @@ def test_docs_render_and_try_it_out_works(page, live_server: Server) -> None:  #
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "docs.png"), full_page=True)
 
-    assert all(url.startswith(live_server.url) for url in page.requests)
-    violations = [m for m in page.console_messages if "Content Security Policy" in m]
+    assert all(url.startswith(live_server.url) for url in browsed.requests)
+    violations = [m for m in browsed.console_messages if "Content Security Policy" in m]
     assert violations == []

@@ -270,7 +270,7 @@ async def test_server_connections_killed_behind_pgbouncer_are_503s_then_served_a
                     make_url(database_url).database,
                 )
                 assert killed > 0
-                statuses = []
+                statuses: list[int] = []
                 deadline = time.monotonic() + 5
                 while not statuses or statuses[-1] != 200:
                     assert time.monotonic() < deadline, statuses

@@ -25,7 +25,7 @@ PROPERTY_SETTINGS = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 # JSON cannot carry lone surrogates; everything else is fair game.
-any_text = st.text(st.characters(exclude_categories=("Cs",)), max_size=100)
+any_text = st.text(st.characters(exclude_categories=["Cs"]), max_size=100)
 valid_username = st.from_regex(r"\A[A-Za-z0-9_.-]{1,64}\Z").filter(lambda s: s not in {".", ".."})
 json_values = st.recursive(
     st.none()

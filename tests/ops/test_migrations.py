@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from typing import TypeVar
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -17,13 +19,15 @@ from best_app.models import Base
 from best_app.ops.migrations import alembic_config, expected_heads
 from tests.utils.dbtools import migrate
 
+T = TypeVar("T")
 
-def _run(url: str, fn: object) -> object:
-    async def go() -> object:
+
+def _run(url: str, fn: Callable[[Connection], T]) -> T:
+    async def go() -> T:
         engine = create_engine(Settings(_env_file=None, database_url=url), pooled=False)
         try:
             async with engine.connect() as conn:
-                return await conn.run_sync(fn)  # type: ignore[arg-type]
+                return await conn.run_sync(fn)
         finally:
             await engine.dispose()
 

@@ -38,7 +38,7 @@ def assert_consecutive(periods: list[OwnershipRow]) -> None:
     assert [p.until is None for p in periods] == [False] * (len(periods) - 1) + [True]
     for earlier, later in itertools.pairwise(periods):
         assert earlier.until == later.since
-        assert earlier.since <= earlier.until  # type: ignore[operator]
+        assert earlier.since <= earlier.until
 
 
 async def test_buying_a_car_opens_its_first_period(

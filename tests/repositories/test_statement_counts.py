@@ -16,17 +16,20 @@ from typing import Any
 
 import pytest
 from asyncpg.connection import LoggedQuery
+from quart import Quart
 from quart.typing import TestAppProtocol, TestClientProtocol
 from sqlalchemy import event
 
-from best_app.database import Database
+from tests.utils.dbtools import database_of
 
 JSON = {"Content-Type": "application/json"}
 
 
 @pytest.fixture
-async def counted(app: TestAppProtocol) -> AsyncIterator[tuple[TestClientProtocol, list[str]]]:
-    database: Database = app.app.extensions["database"]  # type: ignore[attr-defined]
+async def counted(
+    app: TestAppProtocol, quart_app: Quart
+) -> AsyncIterator[tuple[TestClientProtocol, list[str]]]:
+    database = await database_of(quart_app)  # `app` serves `quart_app`: its engine is connected
     statements: list[str] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:

@@ -9,10 +9,18 @@ from contextlib import asynccontextmanager, contextmanager
 
 import asyncpg
 from alembic import command
+from quart import Quart
 from sqlalchemy.engine import make_url
 
 from best_app.config import normalise_database_url
+from best_app.database import Database, current_database
 from best_app.ops.migrations import alembic_config
+
+
+async def database_of(app: Quart) -> Database:
+    """The app's own `Database` (connected while the app is serving), as its views reach it."""
+    async with app.app_context():
+        return current_database()
 
 
 def plain_dsn(url: str) -> str:

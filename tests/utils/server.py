@@ -98,25 +98,25 @@ def run_server(
         process = subprocess.Popen(  # noqa: S603 - our own command line
             command, cwd=ROOT, env=dict(env), stdout=log, stderr=subprocess.STDOUT, text=True
         )
-    server = Server(url=url, process=process, log_path=log_path)
+    running = Server(url=url, process=process, log_path=log_path)
     try:
         deadline = time.monotonic() + ready_timeout
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"server exited with {process.returncode}:\n{server.log()}")
+                raise RuntimeError(f"server exited with {process.returncode}:\n{running.log()}")
             try:
                 if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError(f"server not up within {ready_timeout}s:\n{server.log()}")
+                raise RuntimeError(f"server not up within {ready_timeout}s:\n{running.log()}")
             time.sleep(0.1)
-        yield server
+        yield running
     finally:
         if process.poll() is None:
             try:
-                server.terminate()
+                running.terminate()
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()

@@ -52,7 +52,8 @@ async def test_a_get_that_has_arrived_is_answered_in_two_messages(
     make_settings: Callable[..., Settings],
 ) -> None:
     request = [{"type": "http.request", "body": b"", "more_body": False}]
-    async with create_app(make_settings(fastpath=True)).test_app() as app:
+    app = create_app(make_settings(fastpath=True))
+    async with app.test_app():
         sent = await _call(app, _scope("GET", "/hello/say"), request, late=False)
     assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
     assert sent[1] == {"type": "http.response.body", "body": b"Hello XY!", "more_body": False}
