@@ -15,7 +15,7 @@ import pytest
 
 from tests.utils.server import ROOT, Server
 
-if TYPE_CHECKING:  # imported at run time only once the test is known not to skip
+if TYPE_CHECKING:  # the annotation only: the fixture imports playwright itself, or skips
     from playwright.sync_api import Page
 
 # Directly only: the database route changes nothing here (the API suite, races and fuzzing
