@@ -5,7 +5,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from best_app.config import load_settings
+from best_app.config import Settings, load_settings
 from best_app.database import create_engine
 from best_app.models import Base
 from best_app.ops.migrations import migration_lock
@@ -19,14 +19,20 @@ if config.config_file_name is not None and config.attributes.get("configure_logg
 target_metadata = Base.metadata
 
 
-def _database_url() -> str:
-    # Tests and tools may hand a URL in; otherwise DATABASE_URL (env or .env), validated.
+def _settings() -> Settings:
+    """Loaded once: the caller's `settings` if it handed them in, else the environment's (env or
+    .env, validated), with the caller's `database_url` if it handed one in (tests, tools)."""
+    settings = config.attributes.get("settings")
+    if isinstance(settings, Settings):
+        return settings
     url = config.attributes.get("database_url")
-    return str(url) if url else load_settings().database_url
+    return load_settings(database_url=str(url)) if url else load_settings()
 
 
-def run_migrations_offline() -> None:
-    context.configure(url=_database_url(), target_metadata=target_metadata, literal_binds=True)
+def run_migrations_offline(settings: Settings) -> None:
+    context.configure(
+        url=settings.database_url, target_metadata=target_metadata, literal_binds=True
+    )
     with context.begin_transaction():
         context.run_migrations()
 
@@ -40,10 +46,10 @@ def _run_sync(connection: Connection) -> None:
         context.run_migrations()
 
 
-async def run_migrations_online() -> None:
+async def run_migrations_online(settings: Settings) -> None:
     # No statement timeout: DDL and waiting for the migration lock may take longer.
-    settings = load_settings(database_url=_database_url(), db_statement_timeout_ms=0)
-    engine = create_engine(settings, pooled=False)
+    untimed = settings.model_copy(update={"db_statement_timeout_ms": 0})
+    engine = create_engine(untimed, pooled=False)
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_run_sync)
@@ -52,9 +58,9 @@ async def run_migrations_online() -> None:
 
 
 if context.is_offline_mode():
-    run_migrations_offline()
+    run_migrations_offline(_settings())
 elif (connection := config.attributes.get("connection")) is not None:
     # Handed in by `best-app migrate` (or a test) on a connection of its own.
     _run_sync(connection)
 else:
-    asyncio.run(run_migrations_online())
+    asyncio.run(run_migrations_online(_settings()))

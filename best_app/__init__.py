@@ -5,6 +5,7 @@ from __future__ import annotations
 from quart import Quart
 from quart_schema import Info, QuartSchema
 
+from best_app import config
 from best_app.config import Settings, load_settings
 from best_app.database import Database
 from best_app.errors import register_error_handlers
@@ -30,13 +31,7 @@ def create_app(settings: Settings | None = None) -> Quart:
     app = Quart(__name__)
     app.request_class = Request
     app.url_map.converters["username"] = UsernameConverter
-    app.config.update(
-        SECRET_KEY=settings.secret_key.get_secret_value(),
-        MY_ENV_VAR=settings.my_env_var,
-        MAX_CONTENT_LENGTH=settings.max_content_length,
-        TESTING=settings.app_env == "testing",
-    )
-    app.extensions["settings"] = settings
+    config.init_app(app, settings)
 
     Database(settings).init_app(app)
     draining.init_app(app)

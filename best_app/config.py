@@ -12,6 +12,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from quart import Quart, current_app
 
 DEV_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production"  # noqa: S105 - a known dev value
 MIN_SECRET_KEY_LENGTH = 32
@@ -154,3 +155,30 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as error:
         raise SettingsError(error) from None
+
+
+_EXTENSION = "best_app.settings"
+
+
+def init_app(app: Quart, settings: Settings) -> None:
+    """Attach `settings` to `app`: the one place the app's code reads them from.
+
+    `app.config` keeps only what Quart itself reads (SECRET_KEY, MAX_CONTENT_LENGTH, TESTING).
+    """
+    app.extensions[_EXTENSION] = settings
+    app.config.update(
+        SECRET_KEY=settings.secret_key.get_secret_value(),
+        MAX_CONTENT_LENGTH=settings.max_content_length,
+        TESTING=settings.app_env == "testing",
+    )
+
+
+def settings_of(app: Quart) -> Settings:
+    """The settings `create_app` was built with."""
+    settings: Settings = app.extensions[_EXTENSION]
+    return settings
+
+
+def current_settings() -> Settings:
+    """The settings of the app handling the current request (or app context)."""
+    return settings_of(current_app)

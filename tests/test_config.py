@@ -6,13 +6,16 @@ from pathlib import Path
 
 import pytest
 
+from best_app import create_app
 from best_app.config import (
     DEV_SECRET_KEY,
     Settings,
     SettingsError,
     available_modules,
+    current_settings,
     load_settings,
     normalise_database_url,
+    settings_of,
 )
 
 URL = "postgresql://u:p@db:5432/best"
@@ -148,3 +151,16 @@ def test_secrets_never_appear_in_repr() -> None:
 def test_invalid_values_are_refused(name: str, value: str) -> None:
     with pytest.raises(SettingsError, match=name.upper()):
         load_settings(_env_file=None, database_url=URL, **{name: value})
+
+
+async def test_the_app_reads_its_settings_one_way() -> None:
+    settings = Settings(_env_file=None, database_url=URL, my_env_var="Z", max_content_length=7)  # type: ignore[call-arg]
+    app = create_app(settings)
+    assert settings_of(app) is settings
+    async with app.app_context():
+        assert current_settings() is settings
+    # `app.config` holds only what Quart itself reads.
+    assert "MY_ENV_VAR" not in app.config
+    assert app.config["MAX_CONTENT_LENGTH"] == 7
+    assert app.config["SECRET_KEY"] == DEV_SECRET_KEY
+    assert app.config["TESTING"] is False

@@ -1,7 +1,7 @@
 """Cars: buy one for a user, list a user's cars; get, change, sell and delete by id; history."""
 
 from quart import Blueprint, Response, url_for
-from quart_schema import document_response, tag, validate_querystring, validate_request
+from quart_schema import tag, validate_querystring, validate_request
 
 from best_app.database import get_session
 from best_app.errors import APIError
@@ -14,11 +14,12 @@ from best_app.modules.conditional import (
     expected_versions,
     not_modified,
     precondition_failed,
-    tagged,
 )
-from best_app.modules.responses import json_response, no_content, problems
+from best_app.modules.responses import answers, no_content, problems
 from best_app.modules.users import user_not_found
 from best_app.repositories import cars, sales
+from best_app.repositories.pages import Page
+from best_app.repositories.rows import CarRow, OwnershipRow
 from best_app.repositories.versions import StaleVersionError
 from best_app.schemas import (
     MAX_ID,
@@ -26,7 +27,6 @@ from best_app.schemas import (
     CarOut,
     CarPage,
     CarPatch,
-    OwnershipOut,
     OwnershipPage,
     PageQuery,
     SaleCreate,
@@ -53,32 +53,31 @@ _CAR_LINKS = {
 @blueprint.post("/users/<username:username>/cars")
 @tag(["cars"])
 @validate_request(CarCreate)
-@document_response(CarOut, 201)
+@answers(CarOut, 201)
 @problems(400, 401, 404, 413, 422)
 @document_more(responses={201: {"links": _CAR_LINKS}})
-async def buy_car(username: str, data: CarCreate) -> Response:
+async def buy_car(username: str, data: CarCreate) -> tuple[CarRow, int, dict[str, str]]:
     """Record that the user bought a car (its first ownership period starts now)."""
     car = await cars.buy_car(get_session(), username, data.model)
     if car is None:
         raise user_not_found(username)
     location = url_for("cars.get_car", car_id=car.id)
-    return json_response(CarOut.model_validate(car), 201, {"Location": location})
+    return car, 201, {"Location": location}
 
 
 @blueprint.get("/users/<username:username>/cars")
 @tag(["cars"])
 @validate_querystring(PageQuery)
-@document_response(CarPage)
+@answers(CarPage)
 @problems(404, 422)
-async def get_user_cars(username: str, query_args: PageQuery) -> Response:
+async def get_user_cars(username: str, query_args: PageQuery) -> Page[CarRow]:
     """List the user's cars by id."""
     page = await cars.get_user_cars(
         get_session(), username, limit=query_args.limit, after=query_args.after
     )
     if page is None:
         raise user_not_found(username)
-    items = [CarOut.model_validate(c) for c in page.items]
-    return json_response(CarPage(items=items, next=page.next))
+    return page
 
 
 def car_not_found(car_id: int) -> APIError:
@@ -97,27 +96,27 @@ def known_car_id(car_id: int) -> int:
 
 @blueprint.get("/cars/<int:car_id>")
 @tag(["cars"])
-@document_response(CarOut)
+@answers(CarOut, etag=True)
 @problems(404)
 @document_more(
     parameters=(IF_NONE_MATCH,),
     responses={200: {"headers": ETAG_HEADER}, 304: NOT_MODIFIED},
 )
-async def get_car(car_id: int) -> Response:
+async def get_car(car_id: int) -> Response | CarRow:
     """Get one car by id (with its ETag; 304 when If-None-Match names it)."""
     car = await cars.get_car(get_session(), known_car_id(car_id))
     if car is None:
         raise car_not_found(car_id)
-    return not_modified(car) or tagged(json_response(CarOut.model_validate(car)), car)
+    return not_modified(car) or car
 
 
 @blueprint.patch("/cars/<int:car_id>")
 @tag(["cars"])
 @validate_request(CarPatch)
-@document_response(CarOut)
+@answers(CarOut, etag=True)
 @problems(400, 401, 404, 412, 413, 422)
 @document_more(parameters=(IF_MATCH,), responses={200: {"headers": ETAG_HEADER}})
-async def patch_car(car_id: int, data: CarPatch) -> Response:
+async def patch_car(car_id: int, data: CarPatch) -> CarRow:
     """Change the car's model (a JSON merge patch); If-Match makes it conditional."""
     try:
         car = await cars.update_model(
@@ -127,19 +126,19 @@ async def patch_car(car_id: int, data: CarPatch) -> Response:
         raise precondition_failed(f"Car {car_id}") from None
     if car is None:
         raise car_not_found(car_id)
-    return tagged(json_response(CarOut.model_validate(car)), car)
+    return car
 
 
 @blueprint.post("/cars/<int:car_id>/sale")
 @tag(["cars"])
 @validate_request(SaleCreate)
-@document_response(CarOut)
+@answers(CarOut, etag=True)
 @problems(400, 401, 404, 409, 412, 413, 422)
 @document_more(
     parameters=(IF_MATCH,),
     responses={200: {"headers": ETAG_HEADER, "links": _CAR_LINKS}},
 )
-async def sell_car(car_id: int, data: SaleCreate) -> Response:
+async def sell_car(car_id: int, data: SaleCreate) -> CarRow:
     """Sell the car to another user: its current ownership period ends, the buyer's begins."""
     try:
         car = await sales.sell_car(
@@ -157,23 +156,22 @@ async def sell_car(car_id: int, data: SaleCreate) -> Response:
         ) from None
     except StaleVersionError:
         raise precondition_failed(f"Car {car_id}") from None
-    return tagged(json_response(CarOut.model_validate(car)), car)
+    return car
 
 
 @blueprint.get("/cars/<int:car_id>/owners")
 @tag(["cars"])
 @validate_querystring(PageQuery)
-@document_response(OwnershipPage)
+@answers(OwnershipPage)
 @problems(404, 422)
-async def get_owners(car_id: int, query_args: PageQuery) -> Response:
+async def get_owners(car_id: int, query_args: PageQuery) -> Page[OwnershipRow]:
     """The car's ownership history, oldest first; the current period has `until` null."""
     page = await sales.get_owners(
         get_session(), known_car_id(car_id), limit=query_args.limit, after=query_args.after
     )
     if page is None:
         raise car_not_found(car_id)
-    items = [OwnershipOut.model_validate(period) for period in page.items]
-    return json_response(OwnershipPage(items=items, next=page.next))
+    return page
 
 
 @blueprint.delete("/cars/<int:car_id>")

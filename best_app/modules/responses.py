@@ -1,15 +1,29 @@
-"""How JSON views answer: a model serialised by pydantic, and the errors they document."""
+"""How JSON views answer: each route states its output model once, in `answers`, which both
+documents it (quart-schema's `document_response`) and serialises what the view returns through
+it; plus the errors they document and 204.
 
-from collections.abc import Callable
-from typing import TypeVar
+Why not quart-schema's `validate_response`: it refuses a `Response` with the validated status
+(so a view could not set an ETag or a Location on it) and hands Quart a model that is then
+dumped to a dict and encoded again; here pydantic writes the JSON in one step.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from typing import ParamSpec, TypeVar, cast
 
 from pydantic import BaseModel
 from quart import Response
 from quart_schema import document_response
 
+from best_app.modules.conditional import Versioned, tagged
 from best_app.schemas import Problem
 
 T = TypeVar("T", bound=Callable[..., object])
+P = ParamSpec("P")
+
+View = Callable[P, Awaitable[object]]
 
 
 def problems(*statuses: int) -> Callable[[T], T]:
@@ -19,6 +33,42 @@ def problems(*statuses: int) -> Callable[[T], T]:
         for status in (*statuses, 503):
             func = document_response(Problem, status)(func)
         return func
+
+    return decorator
+
+
+def answers(
+    model: type[BaseModel], *statuses: int, etag: bool = False
+) -> Callable[[View[P]], Callable[P, Awaitable[Response]]]:
+    """The route's output: `model`, documented for `statuses` (200 unless given).
+
+    The view returns what `model` validates (a row or a page, read by attribute, or a dict),
+    alone or as `(value, status)` or `(value, status, headers)` as Quart allows; the answer is
+    `model`'s JSON. A `Response` the view returns (304, 204) is sent as it is. With
+    `etag=True` the answer carries the row's ETag (`conditional.etag_of`).
+    """
+    documented = statuses or (200,)
+
+    def decorator(view: View[P]) -> Callable[P, Awaitable[Response]]:
+        @functools.wraps(view)
+        async def answer(*args: P.args, **kwargs: P.kwargs) -> Response:
+            result = await view(*args, **kwargs)
+            if isinstance(result, Response):
+                return result
+            status, headers = 200, None
+            if isinstance(result, tuple):
+                result, status, *rest = result
+                headers = rest[0] if rest else None
+            response = json_response(
+                model.model_validate(result, from_attributes=True), status, headers
+            )
+            return tagged(response, cast(Versioned, result)) if etag else response
+
+        # Applied in decorator order: `answers(M, 201, 200)` documents as two stacked
+        # `document_response` lines would, 200 first.
+        for status in reversed(documented):
+            answer = document_response(model, status)(answer)
+        return answer
 
     return decorator
 

@@ -1,7 +1,7 @@
 """Users: register (idempotent), list, get, change the role, delete."""
 
 from quart import Blueprint, Response, url_for
-from quart_schema import document_response, tag, validate_querystring, validate_request
+from quart_schema import tag, validate_querystring, validate_request
 
 from best_app.database import get_session
 from best_app.errors import APIError
@@ -14,10 +14,11 @@ from best_app.modules.conditional import (
     expected_versions,
     not_modified,
     precondition_failed,
-    tagged,
 )
-from best_app.modules.responses import json_response, no_content, problems
+from best_app.modules.responses import answers, no_content, problems
 from best_app.repositories import users
+from best_app.repositories.pages import Page
+from best_app.repositories.rows import UserRow
 from best_app.repositories.versions import StaleVersionError
 from best_app.schemas import UserCreate, UserListQuery, UserOut, UserPage, UserPatch
 from best_app.web.openapi import document_more
@@ -56,56 +57,53 @@ def user_not_found(username: str) -> APIError:
 @blueprint.post("")
 @tag(["users"])
 @validate_request(UserCreate)
-@document_response(UserOut, 201)
-@document_response(UserOut, 200)
+@answers(UserOut, 201, 200)
 @problems(400, 401, 413, 422)
 @document_more(responses={201: {"links": _USER_LINKS}, 200: {"links": _USER_LINKS}})
-async def create_user(data: UserCreate) -> Response:
+async def create_user(data: UserCreate) -> tuple[UserRow, int, dict[str, str]]:
     """Register a user; an existing username returns the stored user (200)."""
     user, created = await users.register_user_if_not_exist(
         get_session(), data.username, role=data.role, created_at=data.created_at
     )
     headers = {"Location": url_for("users.get_user", username=user.username)}
-    return json_response(UserOut.model_validate(user), 201 if created else 200, headers)
+    return user, 201 if created else 200, headers
 
 
 @blueprint.get("")
 @tag(["users"])
 @validate_querystring(UserListQuery)
-@document_response(UserPage)
+@answers(UserPage)
 @problems(422)
-async def list_users(query_args: UserListQuery) -> Response:
+async def list_users(query_args: UserListQuery) -> Page[UserRow]:
     """List users by id, optionally of one role."""
-    page = await users.list_users(
+    return await users.list_users(
         get_session(), role=query_args.role, limit=query_args.limit, after=query_args.after
     )
-    items = [UserOut.model_validate(u) for u in page.items]
-    return json_response(UserPage(items=items, next=page.next))
 
 
 @blueprint.get("/<username:username>")
 @tag(["users"])
-@document_response(UserOut)
+@answers(UserOut, etag=True)
 @problems(404)
 @document_more(
     parameters=(IF_NONE_MATCH,),
     responses={200: {"headers": ETAG_HEADER}, 304: NOT_MODIFIED},
 )
-async def get_user(username: str) -> Response:
+async def get_user(username: str) -> Response | UserRow:
     """Get one user by username (with its ETag; 304 when If-None-Match names it)."""
     user = await users.get_by_username(get_session(), username)
     if user is None:
         raise user_not_found(username)
-    return not_modified(user) or tagged(json_response(UserOut.model_validate(user)), user)
+    return not_modified(user) or user
 
 
 @blueprint.patch("/<username:username>")
 @tag(["users"])
 @validate_request(UserPatch)
-@document_response(UserOut)
+@answers(UserOut, etag=True)
 @problems(400, 401, 404, 412, 413, 422)
 @document_more(parameters=(IF_MATCH,), responses={200: {"headers": ETAG_HEADER}})
-async def patch_user(username: str, data: UserPatch) -> Response:
+async def patch_user(username: str, data: UserPatch) -> UserRow:
     """Change the user's role (a JSON merge patch); If-Match makes it conditional."""
     try:
         user = await users.update_role(
@@ -115,7 +113,7 @@ async def patch_user(username: str, data: UserPatch) -> Response:
         raise precondition_failed(f"User {username!r}") from None
     if user is None:
         raise user_not_found(username)
-    return tagged(json_response(UserOut.model_validate(user)), user)
+    return user
 
 
 @blueprint.delete("/<username:username>")

@@ -1,8 +1,9 @@
 """Hypercorn's logger class: one access line per request, and Hypercorn's own lines, in the
 app's format (JSON in production, text in development).
 
-Configured in `best_app.ops.serving` (`logger_class`). It reads only what it logs: no request
-headers but X-Request-ID (from the response) and X-Forwarded-For (from a trusted proxy).
+Configured in `best_app.ops.serving` (`logger_class`, given the server's settings). It reads
+only what it logs: no request headers but X-Request-ID (from the response) and X-Forwarded-For
+(from a trusted proxy).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from hypercorn.config import Config
 from hypercorn.logging import Logger
 from hypercorn.typing import ResponseSummary, WWWScope
 
-from best_app.config import Settings, load_settings
+from best_app.config import Settings
 from best_app.observability.logs import FIELDS, LogLine, formatter_for
 from best_app.web.request_id import HEADER_NAME as REQUEST_ID_HEADER
 
@@ -100,9 +101,8 @@ class AccessLogger(Logger):
     FLUSH_SECONDS = 0.1
     BATCH_LINES = 64
 
-    def __init__(self, config: Config, settings: Settings | None = None) -> None:
+    def __init__(self, config: Config, settings: Settings) -> None:
         super().__init__(config)
-        settings = settings if settings is not None else load_settings()
         self._trusted = tuple(
             ipaddress.ip_network(proxy, strict=False) for proxy in settings.trusted_proxies
         )

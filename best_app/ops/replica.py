@@ -23,13 +23,14 @@ from quart import Quart
 from best_app import create_app
 from best_app.config import Settings
 from best_app.ops.draining import drain_of
+from best_app.ops.serving import hypercorn_config
 
 log = logging.getLogger(__name__)
 
 
 def run(settings: Settings) -> None:
     """Serve `settings`' app in this process until a stop signal has drained it."""
-    config = Config.from_object("best_app.ops.serving")  # the same settings as multi-worker mode
+    config = hypercorn_config(settings)  # the same configuration as multi-worker mode
     config.workers = 1  # `serve()` runs this one process; WEB_CONCURRENCY=1 says the same
     app = create_app(settings)
     uvloop.run(_serve(app, config, settings.shutdown_drain_seconds))
