@@ -57,6 +57,6 @@ def create_app(settings: Settings | None = None) -> Quart:
     app.before_request(record_route)  # first hook: a request refused by the next is labelled too
     security.init_app(app, settings)
     metrics.init_app(app)
-    app.asgi_app = Edge(app.asgi_app, metrics.observe)  # type: ignore[method-assign]
+    app.asgi_app = Edge(app.asgi_app, metrics.observe)  # type: ignore[method-assign]  # Quart's documented middleware hook
     fastpath.install(app, settings)
     return app

@@ -152,7 +152,7 @@ class SettingsError(SystemExit):
 def load_settings(**overrides: object) -> Settings:
     """Read the settings, turning a validation error into a one-line `SettingsError`."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(**overrides)  # type: ignore[arg-type]  # values checked by pydantic
     except ValidationError as error:
         raise SettingsError(error) from None
 

@@ -154,7 +154,7 @@ def test_invalid_values_are_refused(name: str, value: str) -> None:
 
 
 async def test_the_app_reads_its_settings_one_way() -> None:
-    settings = Settings(_env_file=None, database_url=URL, my_env_var="Z", max_content_length=7)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, database_url=URL, my_env_var="Z", max_content_length=7)
     app = create_app(settings)
     assert settings_of(app) is settings
     async with app.app_context():

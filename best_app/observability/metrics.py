@@ -91,7 +91,7 @@ def instrument_pool(engine: AsyncEngine) -> None:
 
     def checked_out(*_: object) -> None:
         POOL_CHECKED_OUT.inc()
-        POOL_OVERFLOW.set(max(pool.overflow(), 0))  # type: ignore[attr-defined]
+        POOL_OVERFLOW.set(max(pool.overflow(), 0))  # type: ignore[attr-defined]  # QueuePool's
 
     def checked_in(*_: object) -> None:
         POOL_CHECKED_OUT.dec()
@@ -121,7 +121,7 @@ async def _refresh_process_metrics_forever() -> None:
 def exposition() -> Response:
     if multiprocess():
         registry = CollectorRegistry()
-        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # prometheus-client
     else:
         registry = REGISTRY
     return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

@@ -27,7 +27,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 
 from best_app.database.driver_errors import connection_is_unusable
 
-_DIALECT = asyncpg_dialect()  # type: ignore[no-untyped-call]
+_DIALECT = asyncpg_dialect()  # type: ignore[no-untyped-call]  # untyped in SQLAlchemy
 
 
 class CompiledQuery:

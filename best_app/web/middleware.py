@@ -57,7 +57,7 @@ class Edge:
         self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
     ) -> None:
         if scope["type"] != "http":
-            await self.app(scope, receive, send)  # type: ignore[misc]
+            await self.app(scope, receive, send)  # type: ignore[misc]  # Quart's ASGI type
             return
         started = time.perf_counter()
         rid = request_id.decide(scope["headers"])
@@ -79,7 +79,7 @@ class Edge:
 
         token = request_id.REQUEST_ID.set(rid)
         try:
-            await self.app(scope, receive, send_with_headers)  # type: ignore[misc]
+            await self.app(scope, receive, send_with_headers)  # type: ignore[misc]  # as above
         finally:
             request_id.REQUEST_ID.reset(token)
             route = str(scope.get(ROUTE_KEY, UNMATCHED))
@@ -93,4 +93,4 @@ async def record_route() -> None:
     """
     rule = request.url_rule
     if rule is not None:
-        request.scope[ROUTE_KEY] = rule.rule  # type: ignore[literal-required]
+        request.scope[ROUTE_KEY] = rule.rule  # type: ignore[literal-required]  # our key

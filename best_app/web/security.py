@@ -66,7 +66,7 @@ class NoSessions(SessionInterface):
 
 
 def init_app(app: Quart, settings: Settings) -> None:
-    app.session_interface = NoSessions()  # type: ignore[assignment]
+    app.session_interface = NoSessions()  # type: ignore[assignment]  # Quart's stub type
     if settings.api_tokens:
         app.before_request(_bearer_guard(settings.api_tokens))
     if settings.cors_origins:

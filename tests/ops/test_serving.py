@@ -76,13 +76,13 @@ def test_without_an_operators_dir_the_workers_share_a_fresh_one(tmp_path: Path) 
 
 
 def test_the_module_lists_every_option_it_builds() -> None:
-    settings = Settings(_env_file=None, database_url=_URL)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, database_url=_URL)
     assert sorted(dir(serving)) == sorted(serving.hypercorn_options(settings))
 
 
 def test_the_config_survives_the_trip_to_a_spawned_worker() -> None:
     # Hypercorn's multi-worker parent pickles the Config for each worker it spawns.
-    settings = Settings(_env_file=None, database_url=_URL, port=8124)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, database_url=_URL, port=8124)
     options = serving.hypercorn_options(settings)
     copied = pickle.loads(pickle.dumps(options["logger_class"]))  # noqa: S301 - our own bytes
     assert copied.keywords["settings"] == settings
