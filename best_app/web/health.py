@@ -5,13 +5,13 @@ A draining process (stopping: see `best_app/ops/draining.py`) is alive but not r
 
 import logging
 
-from quart import Blueprint, Response, current_app
-from quart_schema import document_response, tag
+from quart import Blueprint, current_app
+from quart_schema import tag
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from best_app.database import current_database
 from best_app.errors import RETRY_AFTER_SECONDS, APIError
-from best_app.modules.responses import json_response, problems
+from best_app.modules.responses import answers, problems
 from best_app.ops.draining import drain_of
 from best_app.schemas import Status
 
@@ -21,10 +21,10 @@ log = logging.getLogger(__name__)
 
 @blueprint.get("/healthz")
 @tag(["health"])
-@document_response(Status)
-async def healthz() -> Response:
+@answers(Status)
+async def healthz() -> dict[str, str]:
     """The process is up; the database is not touched."""
-    return json_response(Status(status="ok"))
+    return {"status": "ok"}
 
 
 def _not_ready(detail: str) -> APIError:
@@ -38,9 +38,9 @@ def _not_ready(detail: str) -> APIError:
 
 @blueprint.get("/readyz")
 @tag(["health"])
-@document_response(Status)
+@answers(Status)
 @problems()
-async def readyz() -> Response:
+async def readyz() -> dict[str, str]:
     """The database answers and its schema is at the code's migration head."""
     if drain_of(current_app).draining:
         raise _not_ready("The server is shutting down.")
@@ -51,4 +51,4 @@ async def readyz() -> Response:
         raise _not_ready("The database is unreachable.") from None
     if problem is not None:
         raise _not_ready(f"The database is not migrated: {problem}.")
-    return json_response(Status(status="ready"))
+    return {"status": "ready"}
