@@ -195,8 +195,12 @@ def start_servers(
     base_env["PYTHONPATH"] = str(ROOT)
     commands: dict[str, tuple[list[str], dict[str, str]]] = {}
     ports = {name: _free_port() for name in (*CONTESTANTS, *(c.name for c in comparisons))}
-    hypercorn = [python, "-m", "hypercorn", "--config", "python:best_app.ops.serving",
-                 "best_app:create_app()"]  # fmt: skip
+    def hypercorn(workdir: Path) -> list[str]:
+        """Hypercorn with the checkout's own config module (older ones had best_app.serving)."""
+        old = not (workdir / "best_app" / "ops" / "serving.py").exists()
+        config = "python:best_app.serving" if old else "python:best_app.ops.serving"
+        return [python, "-m", "hypercorn", "--config", config, "best_app:create_app()"]
+
     best_app_env = {
         "APP_ENV": "production", "SECRET_KEY": "b" * 40, "API_TOKENS": TOKEN,
         "DATABASE_URL": plain, "HOST": "127.0.0.1", "WEB_CONCURRENCY": "1",
@@ -204,7 +208,7 @@ def start_servers(
         # clients make SQLAlchemy open and close overflow connections all the time.
         "DB_POOL_SIZE": "20", "DB_MAX_OVERFLOW": "0",
     }  # fmt: skip
-    commands["best_app"] = (hypercorn, best_app_env | {"PORT": str(ports["best_app"])})
+    commands["best_app"] = (hypercorn(ROOT), best_app_env | {"PORT": str(ports["best_app"])})
     commands["seed"] = (
         [python, "-m", "waitress", "--host=127.0.0.1", f"--port={ports['seed']}",
          "--call", "scripts.benchmark.seed_stack:create_app"],
@@ -218,7 +222,7 @@ def start_servers(
     workdirs = dict.fromkeys(commands, ROOT)
     for other in comparisons:  # its own files first on the path, the same installed libraries
         commands[other.name] = (
-            hypercorn,
+            hypercorn(other.workdir),
             best_app_env
             | {"PORT": str(ports[other.name]), "PYTHONPATH": str(other.workdir)}
             | other.env,
