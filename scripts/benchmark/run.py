@@ -195,6 +195,7 @@ def start_servers(
     base_env["PYTHONPATH"] = str(ROOT)
     commands: dict[str, tuple[list[str], dict[str, str]]] = {}
     ports = {name: _free_port() for name in (*CONTESTANTS, *(c.name for c in comparisons))}
+
     def hypercorn(workdir: Path) -> list[str]:
         """Hypercorn with the checkout's own config module (older ones had best_app.serving)."""
         old = not (workdir / "best_app" / "ops" / "serving.py").exists()
