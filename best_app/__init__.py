@@ -15,7 +15,7 @@ from best_app.observability import routes as metrics_routes
 from best_app.observability.logs import configure_logging
 from best_app.ops import draining
 from best_app.schemas import UsernameConverter
-from best_app.web import docs, fastpath, health, security
+from best_app.web import docs, health, security
 from best_app.web.middleware import Edge, record_route
 from best_app.web.openapi import ProblemAwareOpenAPIProvider
 from best_app.web.request import Request
@@ -58,5 +58,4 @@ def create_app(settings: Settings | None = None) -> Quart:
     security.init_app(app, settings)
     metrics.init_app(app)
     app.asgi_app = Edge(app.asgi_app, metrics.observe)  # type: ignore[method-assign]  # Quart's documented middleware hook
-    fastpath.install(app, settings)
     return app

@@ -80,8 +80,6 @@ class Settings(BaseSettings):
     cors_origins: CommaList = ()
     trusted_proxies: CommaList = ()
     metrics_token: SecretStr | None = None
-    # `best_app.web.fastpath`'s tricks: on, or off for the plain documented path (README, Settings).
-    fastpath: bool = True
 
     @field_validator("api_tokens", "modules", "cors_origins", "trusted_proxies", mode="before")
     @classmethod

@@ -1,3 +1,2 @@
 """The HTTP machinery around the domain: ASGI middleware, the request class, auth and CORS,
-the OpenAPI document, the docs and health routes, and the one performance-tuning module
-(`fastpath.py`)."""
+the OpenAPI document, the docs and health routes."""
