@@ -130,7 +130,7 @@ class AccessLogger(Logger):
             return
         fields = access_fields(request, response, request_time, self._trusted)
         message = (
-            f"{fields['method']} {fields['path']} {fields['status']} "
+            f"{fields['method']} {fields['path']} {fields['status'] or '-'} "
             f"{fields['duration_ms']:.1f}ms {fields['client']}"
         )
         if self._stream is None:

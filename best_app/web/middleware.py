@@ -44,6 +44,10 @@ _CSP = (b"content-security-policy", API_CSP.encode())
 # that match no route are "<unmatched>".
 ROUTE_KEY = "best_app.route"
 UNMATCHED = "<unmatched>"
+# The status a request is counted under when its client left before the answer: Quart then
+# cancels the handler (documented) and sends nothing. nginx's "client closed request", so that
+# a client hanging up does not count as a server error.
+CLIENT_LEFT = 499
 
 
 class Edge:
@@ -62,7 +66,7 @@ class Edge:
         started = time.perf_counter()
         rid = request_id.decide(scope["headers"])
         added = (*_STATIC_HEADERS, (request_id.HEADER_NAME, rid.encode()))
-        status = 500
+        status: int | None = None
 
         async def send_with_headers(message: ASGISendEvent) -> None:
             nonlocal status
@@ -80,10 +84,14 @@ class Edge:
         token = request_id.REQUEST_ID.set(rid)
         try:
             await self.app(scope, receive, send_with_headers)  # type: ignore[misc]  # as above
+        except BaseException:
+            status = status or 500  # escaped Quart's handlers before any answer
+            raise
         finally:
             request_id.REQUEST_ID.reset(token)
             route = str(scope.get(ROUTE_KEY, UNMATCHED))
-            self.observe(scope["method"], route, status, time.perf_counter() - started)
+            observed = status or CLIENT_LEFT  # returned without answering: the client left
+            self.observe(scope["method"], route, observed, time.perf_counter() - started)
 
 
 async def record_route() -> None:

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from tests.utils.dbtools import migrate, users_table_locked
+from tests.utils.metrics import metric
 from tests.utils.server import ROOT, run_server, server_env
 
 pytestmark = pytest.mark.slow
@@ -39,6 +40,40 @@ async def test_pool_exhaustion_is_503_then_recovers(database_url: str, server_lo
             assert (await holder).status_code == 404  # released: the holder finishes normally
             after = await asyncio.gather(*(http.get("/users") for _ in range(5)))
             assert [r.status_code for r in after] == [200] * 5
+
+
+async def test_clients_that_leave_mid_query_leave_the_pool_whole(
+    database_url: str, server_log: Path
+) -> None:
+    """A client that disconnects cancels its handler (Quart's documented behaviour) while the
+    handler waits on the database: its connection must come back to the pool usable, or a
+    small pool runs dry and every later request is a 503."""
+    env = server_env(database_url, DB_POOL_SIZE="2", DB_MAX_OVERFLOW="0", DB_POOL_TIMEOUT="2")
+    with run_server(env, server_log) as server:
+        async with users_table_locked(database_url):
+            leavers = []
+            for _ in range(4):  # twice the pool: two hold connections, two wait for one
+                client = httpx.AsyncClient(base_url=server.url, timeout=30)
+                leavers.append((client, asyncio.create_task(client.get("/users"))))
+            await asyncio.sleep(0.5)
+            for client, task in leavers:
+                task.cancel()  # httpx closes the connection: the client has left
+                await client.aclose()
+            await asyncio.sleep(0.5)  # the server sees the disconnects and cancels the handlers
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+            name = f"left{uuid.uuid4().hex[:10]}"
+            created = await http.post("/users", json={"username": name})
+            assert created.status_code == 201, created.text
+            after = await asyncio.gather(*(http.get("/users") for _ in range(10)))
+            assert [r.status_code for r in after] == [200] * 10
+            assert (await http.get(f"/users/{name}")).status_code == 200
+            scrape = (await http.get("/metrics")).text
+    # Counted and logged as what they were: clients that left, not server errors.
+    assert metric(scrape, "best_app_http_requests_total", route="/users", status="499") == 4
+    assert metric(scrape, "best_app_http_requests_total", status="500") == 0
+    log = server.log()
+    assert log.count("GET /users - ") == 4
+    assert "Traceback" not in log
 
 
 async def test_sigterm_lets_in_flight_requests_finish(database_url: str, server_log: Path) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.utils.metrics import metric
 from tests.utils.server import run_server, server_env
 
 pytestmark = pytest.mark.slow
@@ -85,33 +86,32 @@ def test_development_logs_are_readable_text(database_url: str, server_log: Path)
     assert not line.startswith("{")
 
 
-def _metric(text: str, name: str, **labels: str) -> float:
-    total = 0.0
-    for line in text.splitlines():
-        if not line.startswith(name + "{") and not line.startswith(name + " "):
-            continue
-        if all(f'{key}="{value}"' in line for key, value in labels.items()):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
-
-
 def test_metrics_add_up_across_workers(database_url: str, server_log: Path) -> None:
     env = server_env(database_url, WEB_CONCURRENCY="2")
     with run_server(env, server_log) as server:
         with httpx.Client(base_url=server.url) as http:
             for _ in range(40):  # new connections spread over both workers
                 httpx.get(f"{server.url}/users/nobody-{uuid.uuid4().hex[:6]}")
+            # A request is counted once its answer is sent: the last one may be counted just
+            # after its client has read it. Wait (bounded) for all 40, then check every scrape.
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                seen = metric(http.get("/metrics").text, "best_app_http_requests_total",
+                              route="/users/<username:username>", status="404")  # fmt: skip
+                if seen >= 40:
+                    break
+                time.sleep(0.05)
             scrapes = [http.get("/metrics") for _ in range(6)]
         pids = set()
         for scrape in scrapes:
             assert scrape.status_code == 200
             assert scrape.headers["content-type"].startswith("text/plain")
             text = scrape.text
-            assert _metric(
+            assert metric(
                 text, "best_app_http_requests_total", route="/users/<username:username>",
                 status="404",
             ) == 40  # fmt: skip
-            assert _metric(text, "best_app_http_request_duration_seconds_count", method="GET") >= 40
+            assert metric(text, "best_app_http_request_duration_seconds_count", method="GET") >= 40
             assert "best_app_db_pool_checked_out" in text
             assert "best_app_db_pool_timeouts_total" in text
             pids |= set(re.findall(r'best_app_process_resident_memory_bytes\{pid="(\d+)"\}', text))
