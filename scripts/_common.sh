@@ -13,9 +13,11 @@ find_python() {
   local candidate
   for candidate in "${PYTHON:-}" python3.13 python3.12 python3.11 python3 python; do
     [[ -n "$candidate" ]] || continue
+    # The interpreter itself, not a launcher such as a pyenv shim: uv recreates a .venv whose
+    # base interpreter differs from the one it is given (dropping what another extra installed).
     if command -v "$candidate" >/dev/null 2>&1 &&
       "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
-      command -v "$candidate"
+      "$candidate" -c 'import sys; print(sys.executable)'
       return 0
     fi
   done
