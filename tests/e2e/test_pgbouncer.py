@@ -25,7 +25,7 @@ from best_app.config import Settings
 from best_app.database import Database, create_engine
 from best_app.ops.migrations import expected_heads
 from best_app.repositories import cars, users
-from tests.pgbouncer import PgBouncer
+from scripts.pgbouncer import PgBouncer
 from tests.utils.dbtools import plain_dsn, users_table_locked
 from tests.utils.faults import (
     READ_WAITING_ON_LOCK,
