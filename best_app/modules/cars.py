@@ -8,10 +8,10 @@ from best_app.errors import APIError
 from best_app.modules.conditional import (
     document_conditional_get,
     document_conditional_write,
+    etag_of,
     if_match,
     not_modified,
 )
-from best_app.modules.responses import answers, no_content, problems
 from best_app.modules.users import user_not_found
 from best_app.repositories import cars, sales
 from best_app.repositories.pages import Page
@@ -27,6 +27,7 @@ from best_app.schemas import (
     SaleCreate,
 )
 from best_app.web.openapi import document_more
+from best_app.web.responses import answers, no_content, problems
 
 blueprint = Blueprint("cars", __name__)
 
@@ -91,7 +92,7 @@ def known_car_id(car_id: int) -> int:
 
 @blueprint.get("/cars/<int:car_id>")
 @tag(["cars"])
-@answers(CarOut, etag=True)
+@answers(CarOut, etag=etag_of)
 @problems(404)
 @document_conditional_get()
 async def get_car(car_id: int) -> Response | CarRow:
@@ -105,7 +106,7 @@ async def get_car(car_id: int) -> Response | CarRow:
 @blueprint.patch("/cars/<int:car_id>")
 @tag(["cars"])
 @validate_request(CarPatch)
-@answers(CarOut, etag=True)
+@answers(CarOut, etag=etag_of)
 @problems(400, 401, 404, 412, 413, 422)
 @document_conditional_write()
 async def patch_car(car_id: int, data: CarPatch) -> CarRow:
@@ -122,7 +123,7 @@ async def patch_car(car_id: int, data: CarPatch) -> CarRow:
 @blueprint.post("/cars/<int:car_id>/sale")
 @tag(["cars"])
 @validate_request(SaleCreate)
-@answers(CarOut, etag=True)
+@answers(CarOut, etag=etag_of)
 @problems(400, 401, 404, 409, 412, 413, 422)
 @document_more(responses={200: {"links": _CAR_LINKS}})
 @document_conditional_write()

@@ -6,8 +6,9 @@ built from two integers the row already carries, so a GET pays no hashing and no
 becomes "(id, version) is one of these" in the write's own WHERE clause
 (`repositories.versions`), checked by the database under the row's lock: 412 when it fails.
 
-A view uses three things from here:
+A view uses these:
 
+- a view that answers with a row's ETag says `@answers(Model, etag=etag_of)`;
 - a conditional GET returns `not_modified(row) or row`, and is documented by
   `@document_conditional_get()`;
 - a conditional write runs in `with if_match("User 'alice'") as expected:`, passing
@@ -81,11 +82,6 @@ def not_modified(row: Versioned) -> Response | None:
     return response
 
 
-def tagged(response: Response, row: Versioned) -> Response:
-    response.set_etag(etag_of(row))
-    return response
-
-
 def precondition_failed(what: str) -> APIError:
     return APIError(
         412,
@@ -136,7 +132,7 @@ NO_CONTENT = {"description": "Done; no body"}
 
 
 def document_conditional_get() -> Callable[[T], T]:
-    """OpenAPI for a GET that answers with the row's ETag (`answers(..., etag=True)`) and
+    """OpenAPI for a GET that answers with the row's ETag (`answers(..., etag=etag_of)`) and
     honours If-None-Match (`not_modified`): the header, the 200's ETag, the bodiless 304."""
     return document_more(
         parameters=(IF_NONE_MATCH,),

@@ -8,15 +8,16 @@ from best_app.errors import APIError
 from best_app.modules.conditional import (
     document_conditional_get,
     document_conditional_write,
+    etag_of,
     if_match,
     not_modified,
 )
-from best_app.modules.responses import answers, no_content, problems
 from best_app.repositories import users
 from best_app.repositories.pages import Page
 from best_app.repositories.rows import UserRow
 from best_app.schemas import UserCreate, UserListQuery, UserOut, UserPage, UserPatch
 from best_app.web.openapi import document_more
+from best_app.web.responses import answers, no_content, problems
 
 blueprint = Blueprint("users", __name__, url_prefix="/users")
 
@@ -78,7 +79,7 @@ async def list_users(query_args: UserListQuery) -> Page[UserRow]:
 
 @blueprint.get("/<username:username>")
 @tag(["users"])
-@answers(UserOut, etag=True)
+@answers(UserOut, etag=etag_of)
 @problems(404)
 @document_conditional_get()
 async def get_user(username: str) -> Response | UserRow:
@@ -92,7 +93,7 @@ async def get_user(username: str) -> Response | UserRow:
 @blueprint.patch("/<username:username>")
 @tag(["users"])
 @validate_request(UserPatch)
-@answers(UserOut, etag=True)
+@answers(UserOut, etag=etag_of)
 @problems(400, 401, 404, 412, 413, 422)
 @document_conditional_write()
 async def patch_user(username: str, data: UserPatch) -> UserRow:
