@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from best_app import create_app
 from best_app.config import Settings
 from best_app.database import Database
-from tests.pgbouncer import PgBouncer, pgbouncer_binary, run_pgbouncer
+from scripts.pgbouncer import PgBouncer, pgbouncer_binary, run_pgbouncer
 from tests.utils.dbtools import fresh_database, migrate
 
 T = TypeVar("T")

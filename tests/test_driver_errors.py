@@ -6,14 +6,15 @@ import asyncio
 import time
 from collections.abc import Callable
 
-import asyncpg
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
-
 from best_app import create_app
 from best_app.config import Settings
-from best_app.database import create_engine
-from tests.utils.dbtools import plain_dsn
+from tests.utils.dbtools import users_table_locked
+from tests.utils.faults import (
+    READ_WAITING_ON_LOCK,
+    backends,
+    client_with_user,
+    server_connection,
+)
 from tests.utils.problems import assert_problem
 
 
@@ -33,37 +34,23 @@ async def test_an_oserror_outside_the_driver_is_a_500_not_a_503(
 
 
 async def test_a_backend_terminated_mid_statement_is_one_503_then_the_connection_is_replaced(
-    settings: Settings,
-    make_settings: Callable[..., Settings],
-    database_url: str,
-    unique: Callable[[str], str],
+    settings: Settings, database_url: str, unique: Callable[[str], str]
 ) -> None:
     """The server ends the connection while a hot read waits on a lock (FATAL 57P01; through
     PgBouncer, its error for the crashed server connection): that request is a 503, and the
     only pooled connection is replaced, so the next request is served. Directly and through
     PgBouncer (`settings` runs both routes)."""
     settings = settings.model_copy(update={"db_pool_size": 1, "db_max_overflow": 0})
-    locker = create_engine(make_settings(), pooled=False)
-    sampler = await asyncpg.connect(plain_dsn(database_url))
-    try:
-        async with create_app(settings).test_app() as app:
-            client = app.test_client()
-            name = unique("u")
-            assert (await client.post("/users", json={"username": name})).status_code == 201
-            async with locker.begin() as conn:
-                await conn.execute(text("LOCK TABLE users IN ACCESS EXCLUSIVE MODE"))
-                waiting = asyncio.ensure_future(client.get(f"/users/{name}"))
-                deadline = time.monotonic() + 5
-                while not await sampler.fetchval(
-                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                    " WHERE datname = $1 AND wait_event_type = 'Lock'"
-                    " AND query LIKE 'SELECT users.id%'",
-                    make_url(database_url).database,
-                ):
-                    assert time.monotonic() < deadline, "the hot read never waited on the lock"
-                    await asyncio.sleep(0.02)
-                await assert_problem(await waiting, 503)
-            assert (await client.get(f"/users/{name}")).status_code == 200
-    finally:
-        await sampler.close()
-        await locker.dispose()
+    name = unique("u")
+    async with (
+        server_connection(database_url) as sampler,
+        client_with_user(settings, name) as client,
+    ):
+        async with users_table_locked(database_url):
+            waiting = asyncio.ensure_future(client.get(f"/users/{name}"))
+            deadline = time.monotonic() + 5
+            while not await backends(sampler, database_url, READ_WAITING_ON_LOCK, terminate=True):
+                assert time.monotonic() < deadline, "the hot read never waited on the lock"
+                await asyncio.sleep(0.02)
+            await assert_problem(await waiting, 503)
+        assert (await client.get(f"/users/{name}")).status_code == 200

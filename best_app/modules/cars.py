@@ -6,21 +6,16 @@ from quart_schema import tag, validate_querystring, validate_request
 from best_app.database import get_session
 from best_app.errors import APIError
 from best_app.modules.conditional import (
-    ETAG_HEADER,
-    IF_MATCH,
-    IF_NONE_MATCH,
-    NO_CONTENT,
-    NOT_MODIFIED,
-    expected_versions,
+    document_conditional_get,
+    document_conditional_write,
+    etag_of,
+    if_match,
     not_modified,
-    precondition_failed,
 )
-from best_app.modules.responses import answers, no_content, problems
 from best_app.modules.users import user_not_found
 from best_app.repositories import cars, sales
 from best_app.repositories.pages import Page
 from best_app.repositories.rows import CarRow, OwnershipRow
-from best_app.repositories.versions import StaleVersionError
 from best_app.schemas import (
     MAX_ID,
     CarCreate,
@@ -32,6 +27,7 @@ from best_app.schemas import (
     SaleCreate,
 )
 from best_app.web.openapi import document_more
+from best_app.web.responses import answers, no_content, problems
 
 blueprint = Blueprint("cars", __name__)
 
@@ -96,12 +92,9 @@ def known_car_id(car_id: int) -> int:
 
 @blueprint.get("/cars/<int:car_id>")
 @tag(["cars"])
-@answers(CarOut, etag=True)
+@answers(CarOut, etag=etag_of)
 @problems(404)
-@document_more(
-    parameters=(IF_NONE_MATCH,),
-    responses={200: {"headers": ETAG_HEADER}, 304: NOT_MODIFIED},
-)
+@document_conditional_get()
 async def get_car(car_id: int) -> Response | CarRow:
     """Get one car by id (with its ETag; 304 when If-None-Match names it)."""
     car = await cars.get_car(get_session(), known_car_id(car_id))
@@ -113,17 +106,15 @@ async def get_car(car_id: int) -> Response | CarRow:
 @blueprint.patch("/cars/<int:car_id>")
 @tag(["cars"])
 @validate_request(CarPatch)
-@answers(CarOut, etag=True)
+@answers(CarOut, etag=etag_of)
 @problems(400, 401, 404, 412, 413, 422)
-@document_more(parameters=(IF_MATCH,), responses={200: {"headers": ETAG_HEADER}})
+@document_conditional_write()
 async def patch_car(car_id: int, data: CarPatch) -> CarRow:
     """Change the car's model (a JSON merge patch); If-Match makes it conditional."""
-    try:
+    with if_match(f"Car {car_id}") as expected:
         car = await cars.update_model(
-            get_session(), known_car_id(car_id), data.model, expected=expected_versions()
+            get_session(), known_car_id(car_id), data.model, expected=expected
         )
-    except StaleVersionError:
-        raise precondition_failed(f"Car {car_id}") from None
     if car is None:
         raise car_not_found(car_id)
     return car
@@ -132,30 +123,27 @@ async def patch_car(car_id: int, data: CarPatch) -> CarRow:
 @blueprint.post("/cars/<int:car_id>/sale")
 @tag(["cars"])
 @validate_request(SaleCreate)
-@answers(CarOut, etag=True)
+@answers(CarOut, etag=etag_of)
 @problems(400, 401, 404, 409, 412, 413, 422)
-@document_more(
-    parameters=(IF_MATCH,),
-    responses={200: {"headers": ETAG_HEADER, "links": _CAR_LINKS}},
-)
+@document_more(responses={200: {"links": _CAR_LINKS}})
+@document_conditional_write()
 async def sell_car(car_id: int, data: SaleCreate) -> CarRow:
     """Sell the car to another user: its current ownership period ends, the buyer's begins."""
-    try:
-        car = await sales.sell_car(
-            get_session(), known_car_id(car_id), data.buyer, expected=expected_versions()
-        )
-    except sales.NoSuchCarError:
-        raise car_not_found(car_id) from None
-    except sales.NoSuchBuyerError:
-        raise user_not_found(data.buyer) from None
-    except sales.AlreadyOwnerError:
-        raise APIError(
-            409,
-            f"User {data.buyer!r} already owns car {car_id}.",
-            type_="urn:best-app:problem:already-owner",
-        ) from None
-    except StaleVersionError:
-        raise precondition_failed(f"Car {car_id}") from None
+    with if_match(f"Car {car_id}") as expected:
+        try:
+            car = await sales.sell_car(
+                get_session(), known_car_id(car_id), data.buyer, expected=expected
+            )
+        except sales.NoSuchCarError:
+            raise car_not_found(car_id) from None
+        except sales.NoSuchBuyerError:
+            raise user_not_found(data.buyer) from None
+        except sales.AlreadyOwnerError:
+            raise APIError(
+                409,
+                f"User {data.buyer!r} already owns car {car_id}.",
+                type_="urn:best-app:problem:already-owner",
+            ) from None
     return car
 
 
@@ -177,15 +165,11 @@ async def get_owners(car_id: int, query_args: PageQuery) -> Page[OwnershipRow]:
 @blueprint.delete("/cars/<int:car_id>")
 @tag(["cars"])
 @problems(401, 404, 412)
-@document_more(parameters=(IF_MATCH,), responses={204: NO_CONTENT})
+@document_conditional_write(answer=204)
 async def delete_car(car_id: int) -> Response:
     """Delete a car, and its ownership history with it."""
-    try:
-        deleted = await cars.delete_car(
-            get_session(), known_car_id(car_id), expected=expected_versions()
-        )
-    except StaleVersionError:
-        raise precondition_failed(f"Car {car_id}") from None
+    with if_match(f"Car {car_id}") as expected:
+        deleted = await cars.delete_car(get_session(), known_car_id(car_id), expected=expected)
     if not deleted:
         raise car_not_found(car_id)
     return no_content()

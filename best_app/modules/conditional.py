@@ -5,17 +5,31 @@ built from two integers the row already carries, so a GET pays no hashing and no
 `If-None-Match` on a GET answers 304 when the client's copy is current. `If-Match` on a write
 becomes "(id, version) is one of these" in the write's own WHERE clause
 (`repositories.versions`), checked by the database under the row's lock: 412 when it fails.
+
+A view uses these:
+
+- a view that answers with a row's ETag says `@answers(Model, etag=etag_of)`;
+- a conditional GET returns `not_modified(row) or row`, and is documented by
+  `@document_conditional_get()`;
+- a conditional write runs in `with if_match("User 'alice'") as expected:`, passing
+  `expected` to the repository; a stale version becomes the 412 problem on the way out;
+- it is documented by `@document_conditional_write()` (`answer=204` for a DELETE).
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, Protocol, TypeVar
 
 from quart import Response, request
 
 from best_app.errors import APIError
-from best_app.repositories.versions import Expected
+from best_app.repositories.versions import Expected, StaleVersionError
 from best_app.schemas import MAX_ID
+from best_app.web.openapi import document_more
+
+T = TypeVar("T", bound=Callable[..., Any])
 
 
 class Versioned(Protocol):
@@ -68,17 +82,25 @@ def not_modified(row: Versioned) -> Response | None:
     return response
 
 
-def tagged(response: Response, row: Versioned) -> Response:
-    response.set_etag(etag_of(row))
-    return response
-
-
 def precondition_failed(what: str) -> APIError:
     return APIError(
         412,
         f"{what} has changed since the version named in If-Match; read it again.",
         type_="urn:best-app:problem:precondition-failed",
     )
+
+
+@contextmanager
+def if_match(what: str) -> Iterator[Expected | None]:
+    """Yield the versions `If-Match` accepts (`expected_versions`), for the write in the block;
+    a `StaleVersionError` out of the block becomes the 412 problem naming `what`.
+
+    One place pairs the header with its failure, so no conditional write can forget the 412.
+    """
+    try:
+        yield expected_versions()
+    except StaleVersionError:
+        raise precondition_failed(what) from None
 
 
 # OpenAPI: the headers and statuses above, for `openapi.document_more`.
@@ -107,3 +129,19 @@ NOT_MODIFIED = {
     "headers": ETAG_HEADER,
 }
 NO_CONTENT = {"description": "Done; no body"}
+
+
+def document_conditional_get() -> Callable[[T], T]:
+    """OpenAPI for a GET that answers with the row's ETag (`answers(..., etag=etag_of)`) and
+    honours If-None-Match (`not_modified`): the header, the 200's ETag, the bodiless 304."""
+    return document_more(
+        parameters=(IF_NONE_MATCH,),
+        responses={200: {"headers": ETAG_HEADER}, 304: NOT_MODIFIED},
+    )
+
+
+def document_conditional_write(answer: int = 200) -> Callable[[T], T]:
+    """OpenAPI for a write that honours If-Match (`if_match`): the header, and its `answer`,
+    a 200 with the row's new ETag, or a 204 with no body (a DELETE)."""
+    fields = NO_CONTENT if answer == 204 else {"headers": ETAG_HEADER}
+    return document_more(parameters=(IF_MATCH,), responses={answer: fields})

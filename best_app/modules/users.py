@@ -6,22 +6,18 @@ from quart_schema import tag, validate_querystring, validate_request
 from best_app.database import get_session
 from best_app.errors import APIError
 from best_app.modules.conditional import (
-    ETAG_HEADER,
-    IF_MATCH,
-    IF_NONE_MATCH,
-    NO_CONTENT,
-    NOT_MODIFIED,
-    expected_versions,
+    document_conditional_get,
+    document_conditional_write,
+    etag_of,
+    if_match,
     not_modified,
-    precondition_failed,
 )
-from best_app.modules.responses import answers, no_content, problems
 from best_app.repositories import users
 from best_app.repositories.pages import Page
 from best_app.repositories.rows import UserRow
-from best_app.repositories.versions import StaleVersionError
 from best_app.schemas import UserCreate, UserListQuery, UserOut, UserPage, UserPatch
 from best_app.web.openapi import document_more
+from best_app.web.responses import answers, no_content, problems
 
 blueprint = Blueprint("users", __name__, url_prefix="/users")
 
@@ -83,12 +79,9 @@ async def list_users(query_args: UserListQuery) -> Page[UserRow]:
 
 @blueprint.get("/<username:username>")
 @tag(["users"])
-@answers(UserOut, etag=True)
+@answers(UserOut, etag=etag_of)
 @problems(404)
-@document_more(
-    parameters=(IF_NONE_MATCH,),
-    responses={200: {"headers": ETAG_HEADER}, 304: NOT_MODIFIED},
-)
+@document_conditional_get()
 async def get_user(username: str) -> Response | UserRow:
     """Get one user by username (with its ETag; 304 when If-None-Match names it)."""
     user = await users.get_by_username(get_session(), username)
@@ -100,17 +93,13 @@ async def get_user(username: str) -> Response | UserRow:
 @blueprint.patch("/<username:username>")
 @tag(["users"])
 @validate_request(UserPatch)
-@answers(UserOut, etag=True)
+@answers(UserOut, etag=etag_of)
 @problems(400, 401, 404, 412, 413, 422)
-@document_more(parameters=(IF_MATCH,), responses={200: {"headers": ETAG_HEADER}})
+@document_conditional_write()
 async def patch_user(username: str, data: UserPatch) -> UserRow:
     """Change the user's role (a JSON merge patch); If-Match makes it conditional."""
-    try:
-        user = await users.update_role(
-            get_session(), username, data.role, expected=expected_versions()
-        )
-    except StaleVersionError:
-        raise precondition_failed(f"User {username!r}") from None
+    with if_match(f"User {username!r}") as expected:
+        user = await users.update_role(get_session(), username, data.role, expected=expected)
     if user is None:
         raise user_not_found(username)
     return user
@@ -119,19 +108,18 @@ async def patch_user(username: str, data: UserPatch) -> UserRow:
 @blueprint.delete("/<username:username>")
 @tag(["users"])
 @problems(401, 404, 409, 412)
-@document_more(parameters=(IF_MATCH,), responses={204: NO_CONTENT})
+@document_conditional_write(answer=204)
 async def delete_user(username: str) -> Response:
     """Delete a user who owns no cars; their past ownership periods keep their username."""
-    try:
-        deleted = await users.delete_user(get_session(), username, expected=expected_versions())
-    except users.UserHasCarsError:
-        raise APIError(
-            409,
-            f"User {username!r} still owns cars; delete them first.",
-            type_="urn:best-app:problem:user-has-cars",
-        ) from None
-    except StaleVersionError:
-        raise precondition_failed(f"User {username!r}") from None
+    with if_match(f"User {username!r}") as expected:
+        try:
+            deleted = await users.delete_user(get_session(), username, expected=expected)
+        except users.UserHasCarsError:
+            raise APIError(
+                409,
+                f"User {username!r} still owns cars; delete them first.",
+                type_="urn:best-app:problem:user-has-cars",
+            ) from None
     if not deleted:
         raise user_not_found(username)
     return no_content()

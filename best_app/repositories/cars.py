@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import String, bindparam, delete, func, insert, select, update
+from sqlalchemy import String, bindparam, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,7 +13,7 @@ from best_app.models import Car, User
 from best_app.repositories.compiled import CompiledQuery
 from best_app.repositories.pages import Page
 from best_app.repositories.rows import CAR_COLUMNS, CARS, OWNERSHIPS, CarRow
-from best_app.repositories.versions import Expected, write_if_current
+from best_app.repositories.versions import Expected, update_if_current, write_if_current
 
 # Built once, one statement (one round trip): the owner is looked up inside the INSERT, and
 # the car's first ownership period is inserted from the new row by a data-modifying CTE.
@@ -104,14 +104,13 @@ async def update_model(
 
     Raises `StaleVersionError` when `expected` is given and the car is at another version.
     """
-    statement = (
-        update(CARS)
-        .where(CARS.c.id == car_id)
-        .values(model=model, version=CARS.c.version + 1)
-        .returning(*CAR_COLUMNS)
-    )
-    row = await write_if_current(
-        session, statement, table=CARS, key=CARS.c.id == car_id, expected=expected
+    row = await update_if_current(
+        session,
+        CARS,
+        where=CARS.c.id == car_id,
+        values={"model": model},
+        returning=CAR_COLUMNS,
+        expected=expected,
     )
     return None if row is None else CarRow.of(row)
 

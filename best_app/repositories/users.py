@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,7 +13,7 @@ from best_app.models import User
 from best_app.repositories.compiled import CompiledQuery
 from best_app.repositories.pages import Page
 from best_app.repositories.rows import USER_COLUMNS, USERS, UserRow
-from best_app.repositories.versions import Expected, write_if_current
+from best_app.repositories.versions import Expected, update_if_current, write_if_current
 
 # A concurrent DELETE can remove the row between our INSERT and our SELECT; try again then.
 _REGISTER_ATTEMPTS = 3
@@ -91,14 +91,13 @@ async def update_role(
 
     Raises `StaleVersionError` when `expected` is given and the user is at another version.
     """
-    statement = (
-        update(USERS)
-        .where(USERS.c.username == username)
-        .values(role=role, version=USERS.c.version + 1)
-        .returning(*USER_COLUMNS)
-    )
-    row = await write_if_current(
-        session, statement, table=USERS, key=USERS.c.username == username, expected=expected
+    row = await update_if_current(
+        session,
+        USERS,
+        where=USERS.c.username == username,
+        values={"role": role},
+        returning=USER_COLUMNS,
+        expected=expected,
     )
     return None if row is None else UserRow.of(row)
 

@@ -8,7 +8,20 @@ client that read an older version can never overwrite a newer one (no lost updat
 
 from __future__ import annotations
 
-from sqlalchemy import Delete, RowMapping, Table, Update, exists, false, select, tuple_
+from collections.abc import Mapping, Sequence
+
+from sqlalchemy import (
+    Column,
+    Delete,
+    RowMapping,
+    Table,
+    Update,
+    exists,
+    false,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
@@ -52,3 +65,24 @@ async def write_if_current(
         ):
             raise StaleVersionError
     return row
+
+
+async def update_if_current(
+    session: AsyncSession,
+    table: Table,
+    *,
+    where: ColumnElement[bool],
+    values: Mapping[str, object],
+    returning: Sequence[Column[object]],
+    expected: Expected | None,
+) -> RowMapping | None:
+    """Set `values` on the row of `table` that `where` names, and raise its version by one,
+    through `write_if_current`: the row's `returning` columns as they now are, or None when
+    there is no such row. Raises `StaleVersionError` when it is at another version."""
+    statement = (
+        update(table)
+        .where(where)
+        .values(**values, version=table.c.version + 1)
+        .returning(*returning)
+    )
+    return await write_if_current(session, statement, table=table, key=where, expected=expected)

@@ -11,9 +11,9 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from best_app.database import current_database
 from best_app.errors import RETRY_AFTER_SECONDS, APIError
-from best_app.modules.responses import answers, problems
 from best_app.ops.draining import drain_of
 from best_app.schemas import Status
+from best_app.web.responses import answers, problems
 
 blueprint = Blueprint("health", __name__)
 log = logging.getLogger(__name__)

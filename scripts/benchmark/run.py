@@ -229,27 +229,39 @@ def start_servers(
             | other.env,
         )
         workdirs[other.name] = other.workdir
-    servers = {}
-    for name, (argv, env) in commands.items():
-        log = (logs / f"{name}.log").open("wb")
-        process = subprocess.Popen(  # noqa: S603
-            argv, cwd=workdirs[name], env=base_env | env, stdout=log, stderr=subprocess.STDOUT
-        )
-        servers[name] = Server(name, f"http://127.0.0.1:{ports[name]}", process)
-    for server in servers.values():
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{server.url}/hello/say", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if server.process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(
-                    f"{server.name} did not start; see {logs / (server.name + '.log')}"
-                )
-            time.sleep(0.2)
+    servers: dict[str, Server] = {}
+    try:
+        for name, (argv, env) in commands.items():
+            log = (logs / f"{name}.log").open("wb")
+            process = subprocess.Popen(  # noqa: S603
+                argv, cwd=workdirs[name], env=base_env | env, stdout=log, stderr=subprocess.STDOUT
+            )
+            servers[name] = Server(name, f"http://127.0.0.1:{ports[name]}", process)
+        for server in servers.values():
+            _wait_until_serving(server, logs)
+    except BaseException:  # one did not start (or Ctrl-C): stop those that did
+        stop_servers(servers)
+        raise
     return servers
+
+
+def _wait_until_serving(server: Server, logs: Path) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{server.url}/hello/say", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if server.process.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"{server.name} did not start; see {logs / (server.name + '.log')}")
+        time.sleep(0.2)
+
+
+def stop_servers(servers: dict[str, Server]) -> None:
+    for server in servers.values():
+        server.process.terminate()
+        server.process.wait(timeout=30)
 
 
 def run_wrk(url: str, script: Path, duration: float, connections: int) -> dict[str, int]:
@@ -451,9 +463,7 @@ def main() -> int:
     try:
         results = benchmark(servers, args.rounds, args.duration, args.connections, work)
     finally:
-        for server in servers.values():
-            server.process.terminate()
-            server.process.wait(timeout=30)
+        stop_servers(servers)
     summary = summarise(results, servers, args)
     (args.out / "results.json").write_text(json.dumps(summary, indent=2))
     table = markdown(summary)

@@ -30,7 +30,7 @@ from typing import Any
 
 import httpx
 import psycopg2
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import make_url
 
 from scripts import embedded_pg
 from scripts.benchmark.run import (
@@ -42,6 +42,7 @@ from scripts.benchmark.run import (
     prepare_database,
     run_wrk,
 )
+from scripts.pgbouncer import run_pgbouncer
 
 HAPROXY_CONFIG = ROOT / "deploy" / "haproxy" / "haproxy.cfg"
 SCALE_ENDPOINTS = ("GET /users/{username}", "POST /users/{username}/cars")
@@ -85,42 +86,6 @@ def _process(argv: list[str], env: dict[str, str], log: Path) -> Iterator[subpro
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-
-@contextmanager
-def pgbouncer(database_url: str, work: Path) -> Iterator[str]:
-    """Debian's PgBouncer in transaction mode in front of the bench database; yields its URL."""
-    url = make_url(database_url)
-    host = url.host or str(url.query.get("host", "127.0.0.1"))
-    port = _free_port()
-    work.chmod(0o755)  # PgBouncer refuses to run as root: it runs as nobody and reads these
-    (work / "userlist.txt").write_text(f'"{url.username}" "{url.password or ""}"\n')
-    (work / "pgbouncer.ini").write_text(
-        f"[databases]\n{url.database} = host={host} port={url.port or 5432}\n"
-        f"[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n"
-        f"auth_type = trust\nauth_file = {work / 'userlist.txt'}\npool_mode = transaction\n"
-        f"default_pool_size = {BOUNCER_POOL}\nmax_client_conn = 5000\n"
-        "ignore_startup_parameters = extra_float_digits\n"
-    )
-    argv = [_tool("pgbouncer"), str(work / "pgbouncer.ini")]
-    if os.geteuid() == 0:  # it refuses to run as root: the user who may reach the server
-        argv[1:1] = ["-u", embedded_pg.socket_owner(host) or "nobody"]
-    with _process(argv, dict(os.environ), work / "pgbouncer.log"):
-        bouncer: URL = url.set(host="127.0.0.1", port=port, query={})
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                psycopg2.connect(
-                    bouncer.set(drivername="postgresql").render_as_string(False)
-                ).close()
-                break
-            except psycopg2.OperationalError:
-                if time.monotonic() > deadline:
-                    raise SystemExit(
-                        f"pgbouncer did not start; see {work / 'pgbouncer.log'}"
-                    ) from None
-                time.sleep(0.2)
-        yield bouncer.render_as_string(hide_password=False)
 
 
 @contextmanager
@@ -214,7 +179,13 @@ def run_setup(replicas: int, bounced: bool, database_url: str, args: argparse.Na
     with ExitStack() as stack:
         app_url = database_url
         if bounced:
-            app_url = stack.enter_context(pgbouncer(database_url, work / "pgbouncer"))
+            bouncer = stack.enter_context(
+                run_pgbouncer(
+                    database_url, pool_size=BOUNCER_POOL, max_client_conn=5000,
+                    log=work / "pgbouncer.log",
+                )
+            )  # fmt: skip
+            app_url = bouncer.url_for(database_url)
         servers = [
             stack.enter_context(replica(app_url, bounced, work / f"app{i}.log"))
             for i in range(1, replicas + 1)
@@ -257,7 +228,6 @@ def main(argv: list[str] | None = None) -> int:
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
     args.out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="best_app-scale-"))
-    (work / "pgbouncer").mkdir()
     server_url = os.environ.get("BENCH_DATABASE_URL") or embedded_pg.start(
         ROOT / ".data" / "pg", "postgres"
     )

@@ -19,15 +19,20 @@ import asyncpg
 import httpx
 import pytest
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 from best_app import create_app
 from best_app.config import Settings
 from best_app.database import Database, create_engine
 from best_app.ops.migrations import expected_heads
 from best_app.repositories import cars, users
-from tests.pgbouncer import PgBouncer
-from tests.utils.dbtools import plain_dsn
+from scripts.pgbouncer import PgBouncer
+from tests.utils.dbtools import plain_dsn, users_table_locked
+from tests.utils.faults import (
+    READ_WAITING_ON_LOCK,
+    backends,
+    client_with_user,
+    server_connection,
+)
 from tests.utils.problems import assert_problem
 from tests.utils.server import ROOT, run_server, server_env
 
@@ -41,11 +46,8 @@ def _pooled_env(bouncer: PgBouncer, database_url: str, **overrides: str) -> dict
 
 
 async def _applied_versions(database_url: str) -> list[str]:
-    conn = await asyncpg.connect(plain_dsn(database_url))
-    try:
+    async with server_connection(database_url) as conn:
         return [row[0] for row in await conn.fetch("SELECT version_num FROM alembic_version")]
-    finally:
-        await conn.close()
 
 
 @pytest.mark.parametrize(
@@ -162,13 +164,8 @@ async def test_postgresql_sees_no_more_connections_than_the_pgbouncer_pool(
                     done["read"] += 1
 
     async def sample() -> None:
-        database_name = make_url(database_url).database
         while time.monotonic() < stop:
-            server = await sampler.fetchval(
-                "SELECT count(*) FROM pg_stat_activity"
-                " WHERE datname = $1 AND pid <> pg_backend_pid()",
-                database_name,
-            )
+            server = await backends(sampler, database_url, "pid <> pg_backend_pid()")
             peaks["server"] = max(peaks["server"], server)
             peaks["clients"] = max(peaks["clients"], _pgbouncer_clients(pgbouncer))
             await asyncio.sleep(0.02)
@@ -205,28 +202,21 @@ async def test_statement_timeout_through_pgbouncer_is_503_and_cancels_the_query(
         database_url=pgbouncer.url_for(database_url), db_pooler="pgbouncer",
         db_statement_timeout_ms=300,
     )  # fmt: skip
-    locker = create_engine(make_settings(), pooled=False)
-    sampler = await asyncpg.connect(plain_dsn(database_url))
-    try:
-        async with create_app(settings).test_app() as app, locker.begin() as conn:
-            await conn.execute(text("LOCK TABLE users IN ACCESS EXCLUSIVE MODE"))
-            started = time.monotonic()
-            response = await app.test_client().get(f"/users/{unique('u')}")
-            elapsed = time.monotonic() - started
-            await assert_problem(response, 503)
-            assert response.headers["Retry-After"]
-            assert elapsed < 2
-            deadline = time.monotonic() + 5
-            while await sampler.fetchval(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 "
-                "AND wait_event_type = 'Lock' AND query LIKE 'SELECT users.id%'",
-                make_url(database_url).database,
-            ):
-                assert time.monotonic() < deadline, "the timed-out query still waits on the server"
-                await asyncio.sleep(0.05)
-    finally:
-        await sampler.close()
-        await locker.dispose()
+    async with (
+        server_connection(database_url) as sampler,
+        create_app(settings).test_app() as app,
+        users_table_locked(database_url),
+    ):
+        started = time.monotonic()
+        response = await app.test_client().get(f"/users/{unique('u')}")
+        elapsed = time.monotonic() - started
+        await assert_problem(response, 503)
+        assert response.headers["Retry-After"]
+        assert elapsed < 2
+        deadline = time.monotonic() + 5
+        while await backends(sampler, database_url, READ_WAITING_ON_LOCK):
+            assert time.monotonic() < deadline, "the timed-out query still waits on the server"
+            await asyncio.sleep(0.05)
 
 
 async def test_the_engine_connects_through_pgbouncer_with_its_application_name(
@@ -257,27 +247,22 @@ async def test_server_connections_killed_behind_pgbouncer_are_503s_then_served_a
         database_url=pgbouncer.url_for(database_url), db_pooler="pgbouncer",
         db_pool_size=1, db_max_overflow=0,
     )  # fmt: skip
-    sampler = await asyncpg.connect(plain_dsn(database_url))
-    try:
-        async with create_app(settings).test_app() as app:
-            client = app.test_client()
-            name = unique("u")
-            assert (await client.post("/users", json={"username": name})).status_code == 201
-            for path in (f"/users/{name}", f"/users/{name}/cars", "/users?limit=1"):
-                killed = await sampler.fetchval(
-                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                    " WHERE datname = $1 AND application_name = 'best_app'",
-                    make_url(database_url).database,
-                )
-                assert killed > 0
-                statuses: list[int] = []
-                deadline = time.monotonic() + 5
-                while not statuses or statuses[-1] != 200:
-                    assert time.monotonic() < deadline, statuses
-                    response = await client.get(path)
-                    statuses.append(response.status_code)
-                    if response.status_code != 200:
-                        await assert_problem(response, 503)
-                assert len(statuses) <= killed + 1, statuses  # one failure per dead connection
-    finally:
-        await sampler.close()
+    name = unique("u")
+    async with (
+        server_connection(database_url) as sampler,
+        client_with_user(settings, name) as client,
+    ):
+        for path in (f"/users/{name}", f"/users/{name}/cars", "/users?limit=1"):
+            killed = await backends(
+                sampler, database_url, "application_name = 'best_app'", terminate=True
+            )
+            assert killed > 0
+            statuses: list[int] = []
+            deadline = time.monotonic() + 5
+            while not statuses or statuses[-1] != 200:
+                assert time.monotonic() < deadline, statuses
+                response = await client.get(path)
+                statuses.append(response.status_code)
+                if response.status_code != 200:
+                    await assert_problem(response, 503)
+            assert len(statuses) <= killed + 1, statuses  # one failure per dead connection

@@ -1,4 +1,4 @@
-"""`answers` (`best_app.modules.responses`): the output model stated once documents the route
+"""`answers` (`best_app.web.responses`): the output model stated once documents the route
 and shapes what the view returns; a `Response` the view returns passes through."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from quart import Quart, Response
 from quart_schema import QuartSchema
 
 from best_app.errors import register_error_handlers
-from best_app.modules.responses import answers, no_content
+from best_app.web.responses import answers, no_content
 
 
 class Out(BaseModel):
@@ -32,7 +32,7 @@ def _app() -> Quart:
     register_error_handlers(app)
 
     @app.get("/row")
-    @answers(Out, etag=True)
+    @answers(Out, etag=lambda row: f"{row.id}.{row.version}")
     async def row() -> Row:
         return Row(7, 3, "seven")
 

@@ -1,8 +1,12 @@
-"""A real PgBouncer (Debian's package) in transaction pool mode, in front of the test server.
+"""A real PgBouncer (Debian's package) in transaction pool mode, in front of a PostgreSQL server.
 
 Configured as an operator would for best_app with `DB_POOLER=pgbouncer`: transaction pooling,
 `ignore_startup_parameters = extra_float_digits` only (so any startup parameter the app sent
 would be refused), a small server pool per database, many client slots.
+
+One launcher for the tests (the `pgbouncer` fixture, with the defaults) and the scale-out
+benchmark (`scripts/benchmark/scale_out.py`, with its own pool sizes); it lives here, beside
+`embedded_pg.py`, because both use it and the benchmark must not import the test suite.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ class PgBouncer:
     log_path: Path
 
     def url_for(self, database_url: str) -> str:
-        """`database_url` (a database on the test server) reached through this PgBouncer."""
+        """`database_url` (a database on the server behind it) reached through this PgBouncer."""
         url = make_url(normalise_database_url(database_url))
         return url.set(host=self.host, port=self.port, query={}).render_as_string(
             hide_password=False
@@ -56,7 +60,7 @@ def _free_port() -> int:
         return port
 
 
-def _ini(server_url: str, port: int, directory: Path) -> str:
+def _ini(server_url: str, port: int, directory: Path, pool_size: int, max_client_conn: int) -> str:
     url = make_url(normalise_database_url(server_url))
     # The embedded server listens on a Unix socket only (`?host=/dir`); others on TCP.
     host = url.query.get("host") or url.host or "127.0.0.1"
@@ -77,10 +81,10 @@ auth_type = trust
 auth_file = {directory}/userlist.txt
 admin_users = {user}
 pool_mode = transaction
-default_pool_size = {POOL_SIZE}
+default_pool_size = {pool_size}
 min_pool_size = 0
 reserve_pool_size = 0
-max_client_conn = {MAX_CLIENT_CONN}
+max_client_conn = {max_client_conn}
 ignore_startup_parameters = extra_float_digits
 server_login_retry = 1
 """
@@ -93,12 +97,19 @@ def run_as(server_url: str) -> str:
 
 
 @contextmanager
-def run_pgbouncer(server_url: str) -> Iterator[PgBouncer]:
+def run_pgbouncer(
+    server_url: str,
+    *,
+    pool_size: int = POOL_SIZE,
+    max_client_conn: int = MAX_CLIENT_CONN,
+    log: Path | None = None,
+) -> Iterator[PgBouncer]:
     """Start PgBouncer on a free 127.0.0.1 port in front of `server_url`'s server; stop it after.
 
-    Run by root, PgBouncer (which refuses to run as root) becomes another user (`run_as`); its
-    files live in a directory of their own that any user can read. It logs to stderr, into
-    `pgbouncer.log`.
+    `pool_size` server connections per database (`default_pool_size`), `max_client_conn`
+    client slots. Run by root, PgBouncer (which refuses to run as root) becomes another user
+    (`run_as`); its files live in a directory of their own that any user can read. It logs to
+    stderr, into `log` (default: a file in that directory, gone afterwards).
     """
     binary = pgbouncer_binary()
     if binary is None:
@@ -108,13 +119,12 @@ def run_pgbouncer(server_url: str) -> Iterator[PgBouncer]:
         directory.chmod(0o755)
         port = _free_port()
         ini = directory / "pgbouncer.ini"
-        ini.write_text(_ini(server_url, port, directory))
+        ini.write_text(_ini(server_url, port, directory, pool_size, max_client_conn))
         command = [binary, str(ini)]
         if os.geteuid() == 0:
             command[1:1] = ["--user", run_as(server_url)]
-        with _started(
-            command, PgBouncer("127.0.0.1", port, POOL_SIZE, directory / "log")
-        ) as bouncer:
+        bouncer = PgBouncer("127.0.0.1", port, pool_size, log or directory / "log")
+        with _started(command, bouncer):
             yield bouncer
 
 

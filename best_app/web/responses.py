@@ -1,6 +1,6 @@
 """How JSON views answer: each route states its output model once, in `answers`, which both
 documents it (quart-schema's `document_response`) and serialises what the view returns through
-it; plus the errors they document and 204.
+it; plus the errors they document and 204. Used by the feature modules and by /healthz alike.
 
 Why not quart-schema's `validate_response`: it refuses a `Response` with the validated status
 (so a view could not set an ETag or a Location on it) and hands Quart a model that is then
@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
-from typing import ParamSpec, TypeVar, cast
+from typing import Any, ParamSpec, TypeVar
 
 from pydantic import BaseModel
 from quart import Response
 from quart_schema import document_response
 
-from best_app.modules.conditional import Versioned, tagged
 from best_app.schemas import Problem
 
 T = TypeVar("T", bound=Callable[..., object])
@@ -38,14 +37,15 @@ def problems(*statuses: int) -> Callable[[T], T]:
 
 
 def answers(
-    model: type[BaseModel], *statuses: int, etag: bool = False
+    model: type[BaseModel], *statuses: int, etag: Callable[[Any], str] | None = None
 ) -> Callable[[View[P]], Callable[P, Awaitable[Response]]]:
     """The route's output: `model`, documented for `statuses` (200 unless given).
 
     The view returns what `model` validates (a row or a page, read by attribute, or a dict),
     alone or as `(value, status)` or `(value, status, headers)` as Quart allows; the answer is
-    `model`'s JSON. A `Response` the view returns (304, 204) is sent as it is. With
-    `etag=True` the answer carries the row's ETag (`conditional.etag_of`).
+    `model`'s JSON. A `Response` the view returns (304, 204) is sent as it is. With `etag`,
+    the answer carries `etag(value)` as its ETag (the feature modules pass
+    `modules.conditional.etag_of`, which knows what a row's version is).
     """
     documented = statuses or (200,)
 
@@ -62,7 +62,9 @@ def answers(
             response = json_response(
                 model.model_validate(result, from_attributes=True), status, headers
             )
-            return tagged(response, cast(Versioned, result)) if etag else response
+            if etag is not None:
+                response.set_etag(etag(result))
+            return response
 
         # Applied in decorator order: `answers(M, 201, 200)` documents as two stacked
         # `document_response` lines would, 200 first.
