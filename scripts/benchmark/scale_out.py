@@ -145,7 +145,8 @@ class ConnectionSampler:
                         "AND backend_type = 'client backend' AND pid <> pg_backend_pid()",
                         (self._database,),
                     )
-                    self.peak = max(self.peak, cursor.fetchone()[0])
+                    (count,) = cursor.fetchone() or (0,)
+                    self.peak = max(self.peak, count)
                     time.sleep(0.2)
         finally:
             conn.close()

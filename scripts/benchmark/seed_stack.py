@@ -33,7 +33,8 @@ class User(db.Model):  # type: ignore[name-defined,misc]
 
     @staticmethod
     def get_by_username(username: str) -> User | None:
-        return User.query.filter(User.username == username).first()
+        user: User | None = User.query.filter(User.username == username).first()  # seed's style
+        return user
 
     def to_dict(self) -> dict[str, object]:
         return {
