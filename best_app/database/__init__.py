@@ -125,11 +125,17 @@ class Database:
     A request makes its write call before any other use of its session (`begin()` refuses a
     session that already began); a function that reads and then writes does both inside
     its own block.
+
+    Readiness checks (`schema_problem`) have an engine of their own with one connection: a
+    check must tell whether the database answers, not wait behind every request queued for
+    the request pool. Under overload that wait failed the check on every replica at once and
+    the load balancer took them all out of rotation (README, "Scaling out").
     """
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._engine: AsyncEngine | None = None
+        self._check_engine: AsyncEngine | None = None
         self._sessions: async_sessionmaker[AsyncSession] | None = None
 
     def init_app(self, app: Quart) -> None:
@@ -148,11 +154,14 @@ class Database:
         self._engine = create_engine(self._settings)
         instrument_pool(self._engine)
         self._sessions = async_sessionmaker(self._engine, expire_on_commit=False)
+        one = {"db_pool_size": 1, "db_max_overflow": 0}  # opened at the first check
+        self._check_engine = create_engine(self._settings.model_copy(update=one))
 
     async def disconnect(self) -> None:
-        if self._engine is not None:
-            await self._engine.dispose()
-        self._engine = self._sessions = None
+        for engine in (self._engine, self._check_engine):
+            if engine is not None:
+                await engine.dispose()
+        self._engine = self._check_engine = self._sessions = None
 
     def new_session(self) -> AsyncSession:
         """A session of its own (the caller closes it); requests use `session()`."""
@@ -175,7 +184,9 @@ class Database:
 
     async def schema_problem(self) -> str | None:
         """None when the database answers and its schema is at the code's Alembic head."""
-        async with self.engine.connect() as conn:
+        if self._check_engine is None:
+            raise RuntimeError("the database is not connected (is the app serving?)")
+        async with self._check_engine.connect() as conn:
             has_table = await conn.scalar(text("SELECT to_regclass('alembic_version') IS NOT NULL"))
             found = (
                 set((await conn.scalars(text("SELECT version_num FROM alembic_version"))).all())
