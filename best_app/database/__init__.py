@@ -150,6 +150,13 @@ class Database:
             raise RuntimeError("the database is not connected (is the app serving?)")
         return self._engine
 
+    @property
+    def readiness_engine(self) -> AsyncEngine:
+        """The one-connection engine of the readiness check (`schema_problem`)."""
+        if self._check_engine is None:
+            raise RuntimeError("the database is not connected (is the app serving?)")
+        return self._check_engine
+
     async def connect(self) -> None:
         self._engine = create_engine(self._settings)
         instrument_pool(self._engine)
@@ -184,9 +191,7 @@ class Database:
 
     async def schema_problem(self) -> str | None:
         """None when the database answers and its schema is at the code's Alembic head."""
-        if self._check_engine is None:
-            raise RuntimeError("the database is not connected (is the app serving?)")
-        async with self._check_engine.connect() as conn:
+        async with self.readiness_engine.connect() as conn:
             has_table = await conn.scalar(text("SELECT to_regclass('alembic_version') IS NOT NULL"))
             found = (
                 set((await conn.scalars(text("SELECT version_num FROM alembic_version"))).all())

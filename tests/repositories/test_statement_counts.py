@@ -41,13 +41,15 @@ async def counted(
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.driver_connection.add_query_logger(record_driver_query)
 
-    engine = database.engine.sync_engine
-    await database.engine.dispose()  # every connection from now on is a new, logged one
-    event.listen(engine, "before_cursor_execute", record)
-    event.listen(engine.pool, "connect", on_connect)
+    engines = [database.engine, database.readiness_engine]  # requests', and /readyz's own
+    for engine in engines:
+        await engine.dispose()  # every connection from now on is a new, logged one
+        event.listen(engine.sync_engine, "before_cursor_execute", record)
+        event.listen(engine.sync_engine.pool, "connect", on_connect)
     yield app.test_client(), statements
-    event.remove(engine, "before_cursor_execute", record)
-    event.remove(engine.pool, "connect", on_connect)
+    for engine in engines:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+        event.remove(engine.sync_engine.pool, "connect", on_connect)
 
 
 async def test_statements_per_endpoint(
