@@ -7,10 +7,17 @@ A `CompiledQuery` keeps what matters from SQLAlchemy: the statement is written i
 against the mapped tables (one source of truth for names and types), compiled at import for
 asyncpg's `$n` placeholders; asyncpg prepares it once per connection (its statement cache;
 with `DB_POOLER=pgbouncer` the cache is off: an unnamed statement, parsed with each run).
-It runs on the connection the request's session holds (the documented
-`get_raw_connection()`): the same pool checkout, returned when the session closes. Errors are
-handled as on SQLAlchemy's own path (`driver_errors`). Use it for read-only statements on
-hot paths; writes go through the session.
+It runs on the connection the request's session holds: the same pool checkout, returned when
+the session closes. Errors are handled as on SQLAlchemy's own path (`driver_errors`). Use it
+for read-only statements on hot paths; writes go through the session.
+
+The driver connection is reached through documented attributes (`driver_of`), not through
+`get_raw_connection()`: that one runs the same attribute read in a greenlet, in case reading
+it reconnects an invalidated connection. Here it never does: the session's connection is in
+the session's transaction, and SQLAlchemy refuses to reconnect one of those (it raises
+`PendingRollbackError` until the transaction is rolled back, with no I/O). Measured in
+process (CPU per request, medians of 7 interleaved rounds): `GET /users/{username}` 350 ->
+333 µs, `GET /users/{username}/cars` 440 -> 410 µs, `POST /users` (existing) 457 -> 417 µs.
 """
 
 from __future__ import annotations
@@ -20,8 +27,8 @@ from typing import Any, cast
 
 import asyncpg
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
@@ -50,21 +57,39 @@ class CompiledQuery:
         return row
 
     async def _run(self, session: AsyncSession, method: str, params: dict[str, Any]) -> Any:
-        connection = await session.connection()
-        pooled = await connection.get_raw_connection()
-        driver: asyncpg.Connection = pooled.driver_connection
-        try:
-            return await getattr(driver, method)(self.sql, *self._args(params))
-        except (
-            asyncpg.PostgresError,
-            asyncpg.InterfaceError,
-            asyncpg.InternalClientError,
-            OSError,
-        ) as error:
-            # What SQLAlchemy does with an error on its own execute path (`database.py`): an
-            # unusable connection is invalidated, so the pool replaces it, and the error
-            # reaches the app as a `DBAPIError` around the driver's.
-            unusable = connection_is_unusable(error, driver)
-            if unusable:
-                await connection.invalidate(error)
-            raise DBAPIError(self.sql, None, error, connection_invalidated=unusable) from error
+        return await run_on_driver(await session.connection(), self.sql, method, self._args(params))
+
+
+def driver_of(connection: AsyncConnection) -> asyncpg.Connection:
+    """The asyncpg connection under `connection` (which must not be invalidated: see above)."""
+    driver: asyncpg.Connection = connection.sync_connection.connection.driver_connection  # type: ignore[union-attr]  # None only before the connection starts
+    return driver
+
+
+async def run_on_driver(
+    connection: AsyncConnection, sql: str, method: str, args: Sequence[Any]
+) -> Any:
+    """`method` ("fetch", "fetchrow") of the driver under `connection`, run with `sql` and `args`;
+    errors as SQLAlchemy raises them."""
+    driver = driver_of(connection)
+    try:
+        return await getattr(driver, method)(sql, *args)
+    except (
+        asyncpg.PostgresError,
+        asyncpg.InterfaceError,
+        asyncpg.InternalClientError,
+        OSError,
+    ) as error:
+        # What SQLAlchemy does with an error on its own execute path (`database.py`): an
+        # unusable connection is invalidated, so the pool replaces it, and the error
+        # reaches the app as a `DBAPIError` around the driver's (an `IntegrityError` for a
+        # violated constraint, as SQLAlchemy's asyncpg dialect maps it).
+        unusable = connection_is_unusable(error, driver)
+        if unusable:
+            await connection.invalidate(error)
+        wrapper = (
+            IntegrityError
+            if isinstance(error, asyncpg.IntegrityConstraintViolationError)
+            else DBAPIError
+        )
+        raise wrapper(sql, None, error, connection_invalidated=unusable) from error
