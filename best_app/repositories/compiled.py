@@ -45,7 +45,7 @@ class CompiledQuery:
         self.sql = compiled.string
         self._names: Sequence[str] = compiled.positiontup or ()
 
-    def _args(self, params: dict[str, Any]) -> list[Any]:
+    def args(self, params: dict[str, Any]) -> list[Any]:
         return [params[name] for name in self._names]
 
     async def fetch(self, session: AsyncSession, **params: Any) -> list[asyncpg.Record]:
@@ -57,7 +57,7 @@ class CompiledQuery:
         return row
 
     async def _run(self, session: AsyncSession, method: str, params: dict[str, Any]) -> Any:
-        return await run_on_driver(await session.connection(), self.sql, method, self._args(params))
+        return await run_on_driver(await session.connection(), self.sql, method, self.args(params))
 
 
 def driver_of(connection: AsyncConnection) -> asyncpg.Connection:
