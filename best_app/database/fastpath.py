@@ -76,13 +76,14 @@ class Alone:
         if not isinstance(engine, AsyncEngine):
             raise TypeError("the fast path needs a session bound to an engine (see `applies`)")
         async with engine.connect() as connection:
-            if driver_of(connection).is_in_transaction():
+            driver = await driver_of(connection)
+            if driver.is_in_transaction():
                 raise RuntimeError(
                     "a connection fresh from the pool is in a transaction: the statement would "
                     "not commit on its own; set FASTPATH=off and re-check best_app/database/"
                     "fastpath.py against this SQLAlchemy"
                 )
             row: asyncpg.Record | None = await run_on_driver(
-                connection, self._query.sql, "fetchrow", self._query.args(params)
+                connection, driver, self._query.sql, "fetchrow", self._query.args(params)
             )
         return row

@@ -7,17 +7,11 @@ A `CompiledQuery` keeps what matters from SQLAlchemy: the statement is written i
 against the mapped tables (one source of truth for names and types), compiled at import for
 asyncpg's `$n` placeholders; asyncpg prepares it once per connection (its statement cache;
 with `DB_POOLER=pgbouncer` the cache is off: an unnamed statement, parsed with each run).
-It runs on the connection the request's session holds: the same pool checkout, returned when
-the session closes. Errors are handled as on SQLAlchemy's own path (`driver_errors`). Use it
-for read-only statements on hot paths; writes go through the session.
-
-The driver connection is reached through documented attributes (`driver_of`), not through
-`get_raw_connection()`: that one runs the same attribute read in a greenlet, in case reading
-it reconnects an invalidated connection. Here it never does: the session's connection is in
-the session's transaction, and SQLAlchemy refuses to reconnect one of those (it raises
-`PendingRollbackError` until the transaction is rolled back, with no I/O). Measured in
-process (CPU per request, medians of 7 interleaved rounds): `GET /users/{username}` 350 ->
-333 µs, `GET /users/{username}/cars` 440 -> 410 µs, `POST /users` (existing) 457 -> 417 µs.
+It runs on the connection the request's session holds (the documented
+`get_raw_connection()`): the same pool checkout, returned when the session closes. Errors are
+handled as on SQLAlchemy's own path (`driver_errors`). Use it for read-only statements on
+hot paths; writes go through the session (or, for one measured exception,
+`best_app.database.fastpath`).
 """
 
 from __future__ import annotations
@@ -57,21 +51,27 @@ class CompiledQuery:
         return row
 
     async def _run(self, session: AsyncSession, method: str, params: dict[str, Any]) -> Any:
-        return await run_on_driver(await session.connection(), self.sql, method, self.args(params))
+        connection = await session.connection()
+        driver = await driver_of(connection)
+        return await run_on_driver(connection, driver, self.sql, method, self.args(params))
 
 
-def driver_of(connection: AsyncConnection) -> asyncpg.Connection:
-    """The asyncpg connection under `connection` (which must not be invalidated: see above)."""
-    driver: asyncpg.Connection = connection.sync_connection.connection.driver_connection  # type: ignore[union-attr]  # None only before the connection starts
+async def driver_of(connection: AsyncConnection) -> asyncpg.Connection:
+    """The asyncpg connection under `connection`."""
+    pooled = await connection.get_raw_connection()
+    driver: asyncpg.Connection = pooled.driver_connection
     return driver
 
 
 async def run_on_driver(
-    connection: AsyncConnection, sql: str, method: str, args: Sequence[Any]
+    connection: AsyncConnection,
+    driver: asyncpg.Connection,
+    sql: str,
+    method: str,
+    args: Sequence[Any],
 ) -> Any:
-    """`method` ("fetch", "fetchrow") of the driver under `connection`, run with `sql` and `args`;
-    errors as SQLAlchemy raises them."""
-    driver = driver_of(connection)
+    """`method` ("fetch", "fetchrow") of `driver` (the one under `connection`), run with `sql`
+    and `args`; errors as SQLAlchemy raises them."""
     try:
         return await getattr(driver, method)(sql, *args)
     except (
