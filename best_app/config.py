@@ -80,6 +80,8 @@ class Settings(BaseSettings):
     cors_origins: CommaList = ()
     trusted_proxies: CommaList = ()
     metrics_token: SecretStr | None = None
+    # `best_app.database.fastpath`'s tricks: on, or off for the house rules everywhere (README).
+    fastpath: bool = True
 
     @field_validator("api_tokens", "modules", "cors_origins", "trusted_proxies", mode="before")
     @classmethod

@@ -1,8 +1,8 @@
 """best_app uses other libraries through their public, documented API only.
 
 Read statically (ast) from the source of every module under `best_app/`, without exceptions
-(a performance trick that needed one would live in a `fastpath.py` with its measured gain, a
-switch and version pins, and be listed in EXEMPT; today there is none):
+(a performance trick that needed one would live in `database/fastpath.py`, with its measured
+gain, a switch and version pins, and be listed in EXEMPT; today none does):
 
 - no import of an underscored name, or from an underscored module, of another package;
 - no attribute read, call or write (`x._name`, `getattr(x, "_name")`) of an underscored name

@@ -7,4 +7,7 @@ if anything in it raises, so the function's work is all or nothing; never call `
 `rollback()` by hand. A function that reads before it writes does the read inside the block
 too. Reads alone need no block: the request's session begins a transaction on first use, and
 closing the session at the end of the request rolls it back.
+
+One marked exception, measured and switched by `FASTPATH`: `cars.buy_car`, a single statement,
+is sent alone in autocommit (`best_app.database.fastpath`). Do not copy it.
 """

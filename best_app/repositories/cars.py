@@ -9,6 +9,7 @@ from sqlalchemy import String, bindparam, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from best_app.database import fastpath
 from best_app.models import Car, User
 from best_app.repositories.compiled import CompiledQuery
 from best_app.repositories.pages import Page
@@ -43,6 +44,8 @@ _FIRST_PERIOD = (
     .cte("first_period")
 )
 _BUY_CAR = select(*(_NEW_CAR.c[column.name] for column in CAR_COLUMNS)).add_cte(_FIRST_PERIOD)
+# FASTPATH=on: the one statement sent alone, in autocommit (`best_app.database.fastpath`).
+_BUY_CAR_ALONE = fastpath.Alone(_BUY_CAR)
 
 
 async def buy_car(session: AsyncSession, username: str, model: str) -> CarRow | None:
@@ -53,12 +56,15 @@ async def buy_car(session: AsyncSession, username: str, model: str) -> CarRow | 
     the insert (the foreign key) or makes it insert nothing.
     """
     try:
-        async with session.begin():
-            row = (
-                (await session.execute(_BUY_CAR, {"model": model, "username": username}))
-                .mappings()
-                .one_or_none()
-            )
+        if fastpath.applies(session):
+            row = await _BUY_CAR_ALONE.fetchrow(session, model=model, username=username)
+        else:
+            async with session.begin():
+                row = (
+                    (await session.execute(_BUY_CAR, {"model": model, "username": username}))
+                    .mappings()
+                    .one_or_none()
+                )
     except IntegrityError:  # the owner was deleted between our read and the key check
         return None
     return None if row is None else CarRow.of(row)

@@ -10,7 +10,8 @@ with `DB_POOLER=pgbouncer` the cache is off: an unnamed statement, parsed with e
 It runs on the connection the request's session holds (the documented
 `get_raw_connection()`): the same pool checkout, returned when the session closes. Errors are
 handled as on SQLAlchemy's own path (`driver_errors`). Use it for read-only statements on
-hot paths; writes go through the session.
+hot paths; writes go through the session (or, for one measured exception,
+`best_app.database.fastpath`).
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from typing import Any, cast
 
 import asyncpg
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
@@ -38,7 +39,7 @@ class CompiledQuery:
         self.sql = compiled.string
         self._names: Sequence[str] = compiled.positiontup or ()
 
-    def _args(self, params: dict[str, Any]) -> list[Any]:
+    def args(self, params: dict[str, Any]) -> list[Any]:
         return [params[name] for name in self._names]
 
     async def fetch(self, session: AsyncSession, **params: Any) -> list[asyncpg.Record]:
@@ -51,20 +52,44 @@ class CompiledQuery:
 
     async def _run(self, session: AsyncSession, method: str, params: dict[str, Any]) -> Any:
         connection = await session.connection()
-        pooled = await connection.get_raw_connection()
-        driver: asyncpg.Connection = pooled.driver_connection
-        try:
-            return await getattr(driver, method)(self.sql, *self._args(params))
-        except (
-            asyncpg.PostgresError,
-            asyncpg.InterfaceError,
-            asyncpg.InternalClientError,
-            OSError,
-        ) as error:
-            # What SQLAlchemy does with an error on its own execute path (`database.py`): an
-            # unusable connection is invalidated, so the pool replaces it, and the error
-            # reaches the app as a `DBAPIError` around the driver's.
-            unusable = connection_is_unusable(error, driver)
-            if unusable:
-                await connection.invalidate(error)
-            raise DBAPIError(self.sql, None, error, connection_invalidated=unusable) from error
+        driver = await driver_of(connection)
+        return await run_on_driver(connection, driver, self.sql, method, self.args(params))
+
+
+async def driver_of(connection: AsyncConnection) -> asyncpg.Connection:
+    """The asyncpg connection under `connection`."""
+    pooled = await connection.get_raw_connection()
+    driver: asyncpg.Connection = pooled.driver_connection
+    return driver
+
+
+async def run_on_driver(
+    connection: AsyncConnection,
+    driver: asyncpg.Connection,
+    sql: str,
+    method: str,
+    args: Sequence[Any],
+) -> Any:
+    """`method` ("fetch", "fetchrow") of `driver` (the one under `connection`), run with `sql`
+    and `args`; errors as SQLAlchemy raises them."""
+    try:
+        return await getattr(driver, method)(sql, *args)
+    except (
+        asyncpg.PostgresError,
+        asyncpg.InterfaceError,
+        asyncpg.InternalClientError,
+        OSError,
+    ) as error:
+        # What SQLAlchemy does with an error on its own execute path (`database.py`): an
+        # unusable connection is invalidated, so the pool replaces it, and the error
+        # reaches the app as a `DBAPIError` around the driver's (an `IntegrityError` for a
+        # violated constraint, as SQLAlchemy's asyncpg dialect maps it).
+        unusable = connection_is_unusable(error, driver)
+        if unusable:
+            await connection.invalidate(error)
+        wrapper = (
+            IntegrityError
+            if isinstance(error, asyncpg.IntegrityConstraintViolationError)
+            else DBAPIError
+        )
+        raise wrapper(sql, None, error, connection_invalidated=unusable) from error
