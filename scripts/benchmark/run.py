@@ -4,7 +4,9 @@
                   [--baseline GIT_REF] [--variant NAME:VAR=VALUE[,VAR=VALUE...]]...
 
 One PostgreSQL database with 10,000 users and 5 cars each; three servers on 127.0.0.1, each
-one worker; wrk in interleaved rounds (A B C A B C ...) so drift hits all alike. Reports
+one worker; wrk in interleaved rounds whose order turns each round (A B C, B C A, C A B, ...),
+so drift hits all alike and no server always holds the same place (with a fixed order the
+first one always ran right after the previous endpoint's write-heavy purchases). Reports
 median requests/s, p50/p99 latency, non-2xx and peak RSS, with ratios, as JSON, Markdown and
 a PNG chart. `--baseline REF` adds a fourth server, best_app as of that commit (its files
 from `git archive`, served by the same environment against the same database), and the
@@ -294,8 +296,10 @@ def benchmark(servers: dict[str, Server], rounds: int, duration: float, connecti
     total = rounds * len(ENDPOINTS) * len(servers)
     with tqdm(total=total, desc="wrk runs", unit="run") as bar:
         for round_no in range(rounds):
+            turn = round_no % len(servers)
+            order = [*list(servers.items())[turn:], *list(servers.items())[:turn]]
             for endpoint, script in scripts.items():
-                for name, server in servers.items():
+                for name, server in order:
                     if round_no == 0:  # warm-up: connections, caches, prepared statements
                         run_wrk(server.url, script, 2, connections)
                     cpu_before = server.cpu_seconds()
