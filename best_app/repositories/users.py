@@ -9,6 +9,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from best_app.database import fastpath
 from best_app.models import User
 from best_app.repositories.compiled import CompiledQuery
 from best_app.repositories.pages import Page
@@ -37,6 +38,10 @@ async def register_user_if_not_exist(
     between concurrent callers; a loser reads the winner's row instead of raising a unique
     violation. The read first is an optimisation, never the guard: the insert is.
     """
+    if fastpath.applies(session):  # FASTPATH=on: the common case's read sent alone
+        found = await _BY_USERNAME_ALONE.fetchrow(session, username=username)
+        if found is not None:
+            return UserRow.of(found), False
     async with session.begin():
         existing = await get_by_username(session, username)
         if existing is not None:
@@ -63,7 +68,10 @@ async def register_user_if_not_exist(
     raise RuntimeError(f"user {username!r} kept vanishing while being registered")
 
 
-_BY_USERNAME = CompiledQuery(select(*USER_COLUMNS).where(User.username == bindparam("username")))
+_BY_USERNAME_STATEMENT = select(*USER_COLUMNS).where(User.username == bindparam("username"))
+_BY_USERNAME = CompiledQuery(_BY_USERNAME_STATEMENT)
+# FASTPATH=on: registering an existing user reads outside the session (`database.fastpath`).
+_BY_USERNAME_ALONE = fastpath.Alone(_BY_USERNAME_STATEMENT)
 
 
 async def get_by_username(session: AsyncSession, username: str) -> UserRow | None:

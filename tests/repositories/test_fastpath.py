@@ -188,3 +188,44 @@ async def test_a_violated_constraint_is_an_integrity_error(
             assert pool.checkedout() == 0  # the connection went back, the error notwithstanding
     finally:
         await database.disconnect()
+
+
+async def _statements_of_registering(
+    database: Database, reports: list[str], name: str
+) -> tuple[list[str], int, bool]:
+    """What registering `name` sent, how many times the session began, and whether it created."""
+    async with database.new_session() as session:  # the pool's first connection says hello
+        await users.get_by_username(session, name)
+    await asyncio.sleep(0.05)
+    reports.clear()
+    begun: list[object] = []
+    async with database.new_session() as session:
+        event.listen(session.sync_session, "after_begin", lambda *args: begun.append(args))
+        user, created = await users.register_user_if_not_exist(session, name)
+    await asyncio.sleep(0.05)
+    assert user.username == name
+    return [_verb(report) for report in reports], len(begun), created
+
+
+async def test_an_existing_user_is_read_alone_with_the_switch_on_in_the_block_off(
+    reported: tuple[Database, list[str], bool], unique: Callable[[str], str]
+) -> None:
+    database, reports, on = reported
+    name = unique("e")
+    async with database.new_session() as session:
+        await users.register_user_if_not_exist(session, name)
+    statements, begun, created = await _statements_of_registering(database, reports, name)
+    assert not created
+    assert statements == ["SELECT"], reports  # the database sees the same either way...
+    assert begun == (0 if on else 1)  # ...but with the switch on the session never begins
+
+
+async def test_a_new_user_is_read_alone_first_then_registered_in_the_block(
+    reported: tuple[Database, list[str], bool], unique: Callable[[str], str]
+) -> None:
+    database, reports, on = reported
+    statements, begun, created = await _statements_of_registering(database, reports, unique("n"))
+    assert created
+    block = ["SELECT", "BEGIN", "INSERT", "COMMIT"]  # the read again, inside; the insert
+    assert statements == (["SELECT", *block] if on else block), reports
+    assert begun == 1
