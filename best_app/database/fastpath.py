@@ -38,9 +38,10 @@ idempotent and nearly always finds the user: then the block is all overhead (beg
 their bookkeeping and greenlet switches) around one read. With `FASTPATH` on the function
 first sends that read alone (`Alone`, a read-only statement: nothing to commit) and returns
 when it finds the user; only a new user takes the block, which reads again inside it (the
-insert, not either read, settles races). Measured with `scripts/bench` (rounds in turning
-order, 4 servers x 4 rounds, paired per-round medians against the same code without it):
-`POST /users` existing +10% req/s, -14% CPU per request; a new user costs one extra read.
+insert, not either read, settles races). Measured with `scripts/bench --variant
+fastpath-off:FASTPATH=off --rounds 5` (turning order, paired per-round medians): `POST /users`
+existing +20% req/s, -15% CPU per request (the purchase in the same run: +48%, -33%); a new
+user costs one extra read.
 
 ## Measured, for the purchase
 

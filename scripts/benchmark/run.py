@@ -6,7 +6,7 @@
 One PostgreSQL database with 10,000 users and 5 cars each; three servers on 127.0.0.1, each
 one worker; wrk in interleaved rounds whose order turns each round (A B C, B C A, C A B, ...),
 so drift hits all alike and no server always holds the same place (with a fixed order the
-first one always ran right after the previous endpoint's write-heavy purchases). Reports
+same comparison moved by up to 15%: README, "Performance"). Reports
 median requests/s, p50/p99 latency, non-2xx and peak RSS, with ratios, as JSON, Markdown and
 a PNG chart. `--baseline REF` adds a fourth server, best_app as of that commit (its files
 from `git archive`, served by the same environment against the same database), and the
@@ -294,10 +294,11 @@ def benchmark(servers: dict[str, Server], rounds: int, duration: float, connecti
     thread = threading.Thread(target=sampler, daemon=True)
     thread.start()
     total = rounds * len(ENDPOINTS) * len(servers)
+    entries = list(servers.items())
     with tqdm(total=total, desc="wrk runs", unit="run") as bar:
         for round_no in range(rounds):
-            turn = round_no % len(servers)
-            order = [*list(servers.items())[turn:], *list(servers.items())[:turn]]
+            turn = round_no % len(entries)
+            order = entries[turn:] + entries[:turn]
             for endpoint, script in scripts.items():
                 for name, server in order:
                     if round_no == 0:  # warm-up: connections, caches, prepared statements
