@@ -5,7 +5,7 @@ from __future__ import annotations
 from quart import Quart
 from quart_schema import Info, QuartSchema
 
-from best_app import config
+from best_app import config, fastpath
 from best_app.config import Settings, load_settings
 from best_app.database import Database
 from best_app.errors import register_error_handlers
@@ -58,4 +58,5 @@ def create_app(settings: Settings | None = None) -> Quart:
     security.init_app(app, settings)
     metrics.init_app(app)
     app.asgi_app = Edge(app.asgi_app, metrics.observe)  # type: ignore[method-assign]  # Quart's documented middleware hook
+    fastpath.install(app, settings)  # FASTPATH's tricks (on unless switched off)
     return app

@@ -21,6 +21,9 @@ _ASYNC_SCHEME = "postgresql+asyncpg"
 _ACCEPTED_SCHEMES = ("postgresql", "postgres", _ASYNC_SCHEME)
 
 CommaList = Annotated[tuple[str, ...], NoDecode]
+# `best_app.fastpath`'s tricks, by the names `FASTPATH` takes.
+FASTPATH_TRICKS = ("http", "alone")
+_ON, _OFF = {"on", "true", "yes", "1"}, {"off", "false", "no", "0"}
 
 
 def normalise_database_url(url: str) -> str:
@@ -80,13 +83,35 @@ class Settings(BaseSettings):
     cors_origins: CommaList = ()
     trusted_proxies: CommaList = ()
     metrics_token: SecretStr | None = None
-    # `best_app.database.fastpath`'s tricks: on, or off for the house rules everywhere (README).
-    fastpath: bool = True
+    # `best_app.fastpath`'s tricks in use: `on` (all), `off` (the house rules everywhere), or
+    # the names of some, e.g. `alone` (README, Settings).
+    fastpath: CommaList = FASTPATH_TRICKS
 
     @field_validator("api_tokens", "modules", "cors_origins", "trusted_proxies", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         return _split_commas(value)
+
+    @field_validator("fastpath", mode="before")
+    @classmethod
+    def _fastpath_words(cls, value: object) -> object:
+        word = str(value).strip().lower() if isinstance(value, str | bool) else None
+        if word in _ON:
+            return FASTPATH_TRICKS
+        if word in _OFF:
+            return ()
+        return _split_commas(value)
+
+    @field_validator("fastpath")
+    @classmethod
+    def _known_tricks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(value) - set(FASTPATH_TRICKS))
+        if unknown:
+            raise ValueError(
+                f"unknown trick(s) {', '.join(unknown)}; known: {', '.join(FASTPATH_TRICKS)}, "
+                "or on/off"
+            )
+        return value
 
     @field_validator("trusted_proxies")
     @classmethod

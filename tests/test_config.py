@@ -9,6 +9,7 @@ import pytest
 from best_app import create_app
 from best_app.config import (
     DEV_SECRET_KEY,
+    FASTPATH_TRICKS,
     Settings,
     SettingsError,
     available_modules,
@@ -100,6 +101,31 @@ def test_comma_separated_lists(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_unknown_module_stops_start_up() -> None:
     with pytest.raises(SettingsError, match=r"MODULES: unknown module\(s\) nope; known: hello"):
         load_settings(_env_file=None, database_url=URL, modules="hello,nope")
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("on", FASTPATH_TRICKS),
+        ("true", FASTPATH_TRICKS),
+        ("off", ()),
+        ("OFF", ()),
+        ("false", ()),
+        ("alone", ("alone",)),
+        (" http , alone ", ("http", "alone")),
+    ],
+)
+def test_fastpath_takes_on_off_or_trick_names(
+    monkeypatch: pytest.MonkeyPatch, given: str, expected: tuple[str, ...]
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", URL)
+    monkeypatch.setenv("FASTPATH", given)
+    assert Settings(_env_file=None).fastpath == expected
+
+
+def test_an_unknown_fastpath_trick_stops_start_up() -> None:
+    with pytest.raises(SettingsError, match=r"FASTPATH: unknown trick\(s\) fast; known: http"):
+        load_settings(_env_file=None, database_url=URL, fastpath="http,fast")
 
 
 def test_the_known_modules_are_the_feature_blueprints() -> None:

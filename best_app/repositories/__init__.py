@@ -8,7 +8,7 @@ if anything in it raises, so the function's work is all or nothing; never call `
 too. Reads alone need no block: the request's session begins a transaction on first use, and
 closing the session at the end of the request rolls it back.
 
-Two marked exceptions, measured and switched by `FASTPATH` (`best_app.database.fastpath`):
+Two marked exceptions, measured and switched by `FASTPATH` (`best_app.fastpath`):
 `cars.buy_car`, a single statement, is sent alone in autocommit, and
 `users.register_user_if_not_exist` sends its read alone before opening its block. Do not copy
 them.

@@ -9,7 +9,7 @@ from sqlalchemy import String, bindparam, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from best_app.database import fastpath
+from best_app import fastpath
 from best_app.models import Car, User
 from best_app.repositories.compiled import CompiledQuery
 from best_app.repositories.pages import Page
@@ -44,7 +44,7 @@ _FIRST_PERIOD = (
     .cte("first_period")
 )
 _BUY_CAR = select(*(_NEW_CAR.c[column.name] for column in CAR_COLUMNS)).add_cte(_FIRST_PERIOD)
-# FASTPATH=on: the one statement sent alone, in autocommit (`best_app.database.fastpath`).
+# FASTPATH=on: the one statement sent alone, in autocommit (`best_app.fastpath`).
 _BUY_CAR_ALONE = fastpath.Alone(_BUY_CAR)
 
 

@@ -11,7 +11,7 @@ It runs on the connection the request's session holds (the documented
 `get_raw_connection()`): the same pool checkout, returned when the session closes. Errors are
 handled as on SQLAlchemy's own path (`driver_errors`). Use it for read-only statements on
 hot paths; writes go through the session (or, for one measured exception,
-`best_app.database.fastpath`).
+`best_app.fastpath`).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from best_app.database import fastpath
+from best_app import fastpath
 from best_app.models import User
 from best_app.repositories.compiled import CompiledQuery
 from best_app.repositories.pages import Page
@@ -70,7 +70,7 @@ async def register_user_if_not_exist(
 
 _BY_USERNAME_STATEMENT = select(*USER_COLUMNS).where(User.username == bindparam("username"))
 _BY_USERNAME = CompiledQuery(_BY_USERNAME_STATEMENT)
-# FASTPATH=on: registering an existing user reads outside the session (`database.fastpath`).
+# FASTPATH=on: registering an existing user reads outside the session (`fastpath`).
 _BY_USERNAME_ALONE = fastpath.Alone(_BY_USERNAME_STATEMENT)
 
 

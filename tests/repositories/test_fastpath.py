@@ -1,5 +1,5 @@
-"""`best_app.database.fastpath`: the library versions it was written for, and what PostgreSQL
-itself sees with the switch on and off, directly and through PgBouncer.
+"""`best_app.fastpath`'s `alone` tricks: the library versions they were written for, and what
+PostgreSQL itself sees with the switch on and off, directly and through PgBouncer.
 
 PostgreSQL reports every statement it runs when `log_statement = 'all'`, and sends those
 reports to the client too when `client_min_messages = 'log'`: a database of its own with
@@ -21,8 +21,9 @@ from sqlalchemy import bindparam, event, insert
 from sqlalchemy.exc import IntegrityError, InvalidRequestError
 from sqlalchemy.pool import QueuePool
 
+from best_app import fastpath
 from best_app.config import Settings
-from best_app.database import Database, fastpath
+from best_app.database import Database
 from best_app.repositories import cars, users
 from best_app.repositories.rows import CARS
 from scripts.pgbouncer import PgBouncer
@@ -42,7 +43,7 @@ def test_the_libraries_are_versions_the_fast_path_was_written_for(
 ) -> None:
     low, high = bounds
     installed = Version(version(package))
-    assert low <= installed < high, f"{package} {installed}: re-check best_app/database/fastpath.py"
+    assert low <= installed < high, f"{package} {installed}: re-check best_app/fastpath.py"
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +80,7 @@ async def _database(
         app_env="testing",
         database_url=url,
         db_pooler=route.get("db_pooler", "none"),
-        fastpath=on,
+        fastpath="alone" if on else "off",
     )
     database = Database(settings)
     await database.connect()

@@ -1,5 +1,6 @@
-"""The app driven through its ASGI interface as a server drives it: whether a request has fully
-arrived or is still arriving, the answer is the same, and Quart's documented behaviour holds (a
+"""The app driven through its ASGI interface as a server drives it, with `FASTPATH`'s `http`
+trick on and off (`best_app.fastpath`): whether a request has fully arrived or is still
+arriving, the answer is the same; with the trick off, Quart's documented behaviour holds (a
 client that disconnects cancels its handler)."""
 
 from __future__ import annotations
@@ -20,10 +21,13 @@ from best_app.config import Settings
 ASGIApp = Callable[..., Coroutine[Any, Any, None]]
 
 
-@pytest.fixture
-async def app(make_settings: Callable[..., Settings]) -> AsyncIterator[Quart]:
-    """The app (an ASGI callable), serving (`test_app()` runs its `before_serving` hooks)."""
-    quart_app = create_app(make_settings())
+@pytest.fixture(params=["on", "off"], ids=["fastpath-on", "fastpath-off"])
+async def app(
+    request: pytest.FixtureRequest, make_settings: Callable[..., Settings]
+) -> AsyncIterator[Quart]:
+    """The app (an ASGI callable) with the fast path on, and off, serving (`test_app()` runs
+    its `before_serving` hooks)."""
+    quart_app = create_app(make_settings(fastpath=request.param))
     async with quart_app.test_app():
         yield quart_app
 
@@ -127,11 +131,11 @@ async def test_a_body_over_the_limit_is_413_whether_waiting_or_still_arriving(
         assert sent[0]["status"] == 413, late
 
 
-async def test_a_client_that_disconnects_cancels_its_handler(
-    make_settings: Callable[..., Settings],
-) -> None:
-    """Quart's documented behaviour: the handler of a request whose client left is cancelled."""
-    quart_app = create_app(make_settings())
+async def handler_outcome_when_the_client_leaves(
+    settings: Settings,
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """What became of a handler whose client disconnected while it ran, and what was sent."""
+    quart_app = create_app(settings)
     started, release = asyncio.Event(), asyncio.Event()
     outcome: list[str] = []
 
@@ -161,5 +165,13 @@ async def test_a_client_that_disconnects_cancels_its_handler(
         await asyncio.sleep(0.05)
         release.set()
         await asyncio.wait_for(task, 10)
+    return outcome, sent
+
+
+async def test_a_client_that_disconnects_cancels_its_handler_with_the_http_trick_off(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """Quart's documented behaviour: the handler of a request whose client left is cancelled."""
+    outcome, sent = await handler_outcome_when_the_client_leaves(make_settings(fastpath="alone"))
     assert outcome == ["cancelled"]
     assert sent == []
