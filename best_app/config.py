@@ -95,11 +95,12 @@ class Settings(BaseSettings):
     @field_validator("fastpath", mode="before")
     @classmethod
     def _fastpath_words(cls, value: object) -> object:
-        word = str(value).strip().lower() if isinstance(value, str | bool) else None
-        if word in _ON:
-            return FASTPATH_TRICKS
-        if word in _OFF:
-            return ()
+        if isinstance(value, bool | str):
+            value = str(value).lower()
+            if value.strip() in _ON:
+                return FASTPATH_TRICKS
+            if value.strip() in _OFF:
+                return ()
         return _split_commas(value)
 
     @field_validator("fastpath")

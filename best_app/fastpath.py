@@ -13,28 +13,34 @@ to end; re-measure with `scripts/bench --variant fastpath-off:FASTPATH=off` (or
 ## `http`: Quart's HTTP handling without its per-request tasks (`HTTPConnection`)
 
 Quart's `ASGIHTTPConnection` runs every request as two tasks (one reading the body, one
-handling it) joined by `asyncio.wait`, then sends the response through `asyncio.wait_for`.
-`HTTPConnection` (installed as the app's documented `asgi_http_class`) awaits the request's
-first message itself; when that message completes the request (every GET, an API POST sent
-in one piece: servers deliver such a body whole), it handles the request in the server's own
-task and sends an in-memory response as two messages. A body in several messages, and
-streamed responses, take Quart's own path, with the first message replayed. It never cancels
-a `receive()` (a server such as Granian loses a message it was delivering when its receive is
-cancelled). It calls Quart's private `_create_request_from_scope`, `_send_response` and
-`_handle_exception`, and fills the request body itself: pinned to Quart 0.20-0.22.
+handling it) joined by `asyncio.wait`, then sends the response through `asyncio.wait_for`, a
+third task. `HTTPConnection` (installed as the app's documented `asgi_http_class`) first takes
+the request's messages itself, up to the one that completes it: a GET's one message, a POST's
+body and its closing message (Hypercorn sends a body, then an empty message that ends it).
+Then it handles the request in the server's own task and sends an in-memory response as two
+messages, bounded by `RESPONSE_TIMEOUT` with `asyncio.timeout` (no task). A disconnect before
+the request is complete, a body over `MAX_CONTENT_LENGTH` (413) and a body still incomplete
+after `BODY_TIMEOUT` go to Quart's own path with the messages taken replayed (a stalled body
+then waits `BODY_TIMEOUT` once more there before its 408). It cancels a `receive()` only when
+`BODY_TIMEOUT` expires (a server such as Granian may lose the message it was delivering; the
+request is then a 408 either way). It calls Quart's private `_create_request_from_scope`,
+`_send_response` and `_handle_exception`, and fills the request body itself: pinned to Quart
+0.20-0.22 (`tests/test_fastpath.py`).
 
 Its trade, the reason it is a switch: nobody listens for `http.disconnect` while the handler
-runs, so a client that disconnects mid-request no longer cancels its handler (Quart's
-documented behaviour). The handler finishes (a database call is never cut off half-way), the
-server drops the answer, and `/metrics` counts it under its real status instead of 499.
-`FASTPATH=off` (or a list without `http`) keeps the documented cancel-on-disconnect
-(ARCHITECTURE.md, "The request path").
+runs (nor while a streamed response is sent), so a client that disconnects mid-request no
+longer cancels its handler (Quart's documented behaviour). The handler finishes (a database
+call is never cut off half-way), the server drops the answer, and `/metrics` counts it under
+its real status instead of 499. `FASTPATH=off` (or a list without `http`) keeps the
+documented cancel-on-disconnect (ARCHITECTURE.md, "Documented extension points only").
 
 Measured at the server (Hypercorn, one worker, `wrk -c64`, turning order, paired per-round
-medians of 5 rounds, against the same code with Quart's own handling): `GET /hello/say` +16%
-req/s (-15% CPU per request), `GET /users/{u}` +9%, the user's cars +13%, a purchase +12%,
-`POST /users` (existing) level. An earlier public-API rewrite (one listener task, disconnects
-still cancel) gained nothing at the server (DEVELOPERS.md): the gain is the listener task.
+medians of 5 rounds, against the same code with Quart's own handling), with the first version
+that took only a request's first message (so a POST under Hypercorn still took Quart's path):
+`GET /hello/say` +16% req/s (-15% CPU per request), `GET /users/{u}` +9%, the user's cars
++13%, a purchase +12%, `POST /users` (existing) level. An earlier public-API rewrite (one
+listener task, disconnects still cancel) gained nothing at the server (DEVELOPERS.md): the
+gain is the listener task.
 
 ## `alone`: a single statement in autocommit (`Alone`), for a purchase (`cars.buy_car`)
 
@@ -126,56 +132,70 @@ class HTTPConnection(ASGIHTTPConnection):
     """Quart's per-request handling, in the server's task when the request has arrived whole."""
 
     async def __call__(self, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
-        try:
-            async with asyncio.timeout(self.app.config["BODY_TIMEOUT"]):
-                first = await receive()
-        except TimeoutError:  # nothing arrived: Quart's path answers as Quart does (408)
-            await super().__call__(receive, send)
-            return
-        if first["type"] == "http.request" and not first.get("more_body", False):
+        messages, body = await self._take_request(receive)
+        if body is not None:
             request = self._create_request_from_scope(send)
-            request.body.append(first.get("body", b""))
+            request.body.append(body)
             request.body.set_complete()
             await self.handle_request(request, send)
             return
-        replayed = False
 
         async def replay() -> ASGIReceiveEvent:
-            nonlocal replayed
-            if replayed:
-                return await receive()
-            replayed = True
-            return first
+            return messages.pop(0) if messages else await receive()
 
-        await super().__call__(replay, send)
+        await super().__call__(replay, send)  # Quart's two tasks, the messages taken replayed
+
+    async def _take_request(
+        self, receive: ASGIReceiveCallable
+    ) -> tuple[list[ASGIReceiveEvent], bytes | None]:
+        """The request's messages up to the one that completes it, and its whole body; or the
+        messages taken and None when a disconnect comes first, the body outgrows
+        MAX_CONTENT_LENGTH, or BODY_TIMEOUT passes without the request completing."""
+        messages: list[ASGIReceiveEvent] = []
+        body = bytearray()
+        limit: int | None = self.app.config["MAX_CONTENT_LENGTH"]
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.app.config["BODY_TIMEOUT"]):
+                while limit is None or len(body) <= limit:
+                    message = await receive()
+                    messages.append(message)
+                    if message["type"] != "http.request":
+                        break
+                    body += message.get("body", b"")
+                    if not message.get("more_body", False):
+                        return messages, bytes(body)
+        return messages, None
 
     async def handle_request(self, request: Request, send: ASGISendCallable) -> None:
         try:
             response: ResponseTypes = await self.app.handle_request(request)
         except Exception as error:
             response = await _handle_exception(self.app, error)
-        if isinstance(response, Response) and isinstance(response.response, DataBody):
-            body = response.response
-            await send(
-                HTTPResponseStartEvent(
-                    type="http.response.start",
-                    status=response.status_code,
-                    headers=encode_headers(response.headers),
-                )
-            )
-            await send(
-                HTTPResponseBodyEvent(
-                    type="http.response.body",
-                    body=body.data[body.begin : body.end],
-                    more_body=False,
-                )
-            )
-            return
         timeout = self.app.config["RESPONSE_TIMEOUT"]
         if isinstance(response, Response) and response.timeout is not Ellipsis:
             timeout = cast(float | None, response.timeout)
         with contextlib.suppress(TimeoutError):  # Quart's behaviour: the response is cut off
-            await asyncio.wait_for(self._send_response(send, response), timeout=timeout)
+            async with asyncio.timeout(timeout):  # as `wait_for` does, without its task
+                if isinstance(response, Response) and isinstance(response.response, DataBody):
+                    await _send_in_memory(send, response, response.response)
+                else:
+                    await self._send_response(send, response)
+
+
+async def _send_in_memory(send: ASGISendCallable, response: Response, body: DataBody) -> None:
+    """An in-memory response as two messages (Quart's `_send_response` iterates the body)."""
+    await send(
+        HTTPResponseStartEvent(
+            type="http.response.start",
+            status=response.status_code,
+            headers=encode_headers(response.headers),
+        )
+    )
+    await send(
+        HTTPResponseBodyEvent(
+            type="http.response.body", body=body.data[body.begin : body.end], more_body=False
+        )
+    )
 
 
 # In `Session.info` of the app's sessions (`Database`) when `FASTPATH` names `alone`.

@@ -112,7 +112,7 @@ def test_unknown_module_stops_start_up() -> None:
         ("OFF", ()),
         ("false", ()),
         ("alone", ("alone",)),
-        (" http , alone ", ("http", "alone")),
+        (" http , Alone ", ("http", "alone")),
     ],
 )
 def test_fastpath_takes_on_off_or_trick_names(

@@ -1,15 +1,17 @@
-"""`best_app.fastpath`'s `http` trick: the Quart versions it was written for, its switch, and
-what it does differently. The answers themselves are the same on and off
-(`tests/web/test_connection.py`), and the whole suite runs once with `FASTPATH=off`. The
-database tricks (`alone`) are proven in `tests/repositories/test_fastpath.py`."""
+"""`best_app.fastpath`: the library versions its tricks were written for, and the `http`
+trick's switch and what it does differently. The answers themselves are the same on and off
+(`tests/web/test_connection.py`), and the whole suite runs once with `FASTPATH=off`. What the
+database receives with the `alone` tricks is in `tests/repositories/test_fastpath.py`."""
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import Callable
 from importlib.metadata import version
 from typing import Any
 
+import pytest
 import quart.asgi
 from packaging.version import Version
 from quart.asgi import ASGIHTTPConnection
@@ -18,17 +20,28 @@ from quart.wrappers.response import DataBody
 
 from best_app import create_app, fastpath
 from best_app.config import Settings
-from tests.web.test_connection import _call, _scope, handler_outcome_when_the_client_leaves
+from tests.web.test_connection import (
+    ASGIApp,
+    _call,
+    _scope,
+    handler_outcome_when_the_client_leaves,
+)
 
-# The Quart releases whose internals `fastpath.HTTPConnection` was written against and checked
-# on: a new Quart fails here until the trick is re-read against it and re-measured.
-QUART_RANGE = (Version("0.20"), Version("0.23"))
+# The releases each trick was written against and checked on (`http`: Quart; `alone`:
+# SQLAlchemy and asyncpg): a new one fails here until the trick's assumptions (the module's
+# text) are re-read against it and re-measured.
+PINNED = {
+    "quart": (Version("0.20"), Version("0.23")),
+    "sqlalchemy": (Version("2.1"), Version("2.2")),
+    "asyncpg": (Version("0.32"), Version("0.33")),
+}
 
 
-def test_quart_is_a_version_the_http_trick_was_written_for() -> None:
-    low, high = QUART_RANGE
-    installed = Version(version("quart"))
-    assert low <= installed < high, f"Quart {installed}: re-check best_app/fastpath.py"
+@pytest.mark.parametrize("package", PINNED)
+def test_the_libraries_are_versions_the_tricks_were_written_for(package: str) -> None:
+    low, high = PINNED[package]
+    installed = Version(version(package))
+    assert low <= installed < high, f"{package} {installed}: re-check best_app/fastpath.py"
 
 
 def test_the_quart_internals_it_uses_are_there_as_it_expects() -> None:
@@ -71,3 +84,52 @@ async def test_its_trade_a_disconnect_does_not_cancel_the_handler(
     outcome, sent = await handler_outcome_when_the_client_leaves(make_settings(fastpath="http"))
     assert outcome == ["finished"]
     assert sent[0]["status"] == 200  # the server drops it: its client is gone
+
+
+HYPERCORN_SHAPED = [  # a body, then the empty message that ends it
+    {"type": "http.request", "body": b'{"username": "NAME"}', "more_body": True},
+    {"type": "http.request", "body": b"", "more_body": False},
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "messages"),
+    [
+        ("GET", [{"type": "http.request", "body": b"", "more_body": False}]),
+        ("POST", [{"type": "http.request", "body": b'{"username": "NAME"}', "more_body": False}]),
+        ("POST", HYPERCORN_SHAPED),
+    ],
+    ids=["get", "post-one-message", "post-hypercorn-shaped"],
+)
+@pytest.mark.parametrize("tricks", ["http", "alone"])
+async def test_a_request_that_arrived_whole_is_handled_in_the_servers_task_with_http(
+    make_settings: Callable[..., Settings],
+    unique: Callable[[str], str],
+    method: str,
+    messages: list[dict[str, Any]],
+    tricks: str,
+) -> None:
+    app = create_app(make_settings(fastpath=tricks))
+    handled_in: list[asyncio.Task[Any] | None] = []
+
+    @app.route("/where", methods=["GET", "POST"])
+    async def where() -> str:
+        handled_in.append(asyncio.current_task())
+        return "here"
+
+    name = unique("w").encode()
+    requests = [{**m, "body": m["body"].replace(b"NAME", name)} for m in messages]
+    async with app.test_app():
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        for message in requests:
+            queue.put_nowait(message)
+        sent: list[dict[str, Any]] = []
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        asgi: ASGIApp = app
+        server_task = asyncio.create_task(asgi(_scope(method, "/where"), queue.get, send))
+        await asyncio.wait_for(server_task, 10)
+    assert sent[0]["status"] == 200
+    assert (handled_in == [server_task]) is (tricks == "http")

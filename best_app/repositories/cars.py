@@ -44,7 +44,7 @@ _FIRST_PERIOD = (
     .cte("first_period")
 )
 _BUY_CAR = select(*(_NEW_CAR.c[column.name] for column in CAR_COLUMNS)).add_cte(_FIRST_PERIOD)
-# FASTPATH=on: the one statement sent alone, in autocommit (`best_app.fastpath`).
+# FASTPATH's `alone`: the one statement sent alone, in autocommit (`best_app.fastpath`).
 _BUY_CAR_ALONE = fastpath.Alone(_BUY_CAR)
 
 

@@ -12,6 +12,14 @@ It runs on the connection the request's session holds (the documented
 handled as on SQLAlchemy's own path (`driver_errors`). Use it for read-only statements on
 hot paths; writes go through the session (or, for one measured exception,
 `best_app.fastpath`).
+
+Mind the transaction: running on the driver, a `CompiledQuery` does not start the database
+transaction that `session.begin()` has opened in SQLAlchemy (its asyncpg adapter sends BEGIN
+with the first statement that goes through SQLAlchemy). One that comes first in a block runs
+outside the database transaction: fine for a plain read whose result a later statement
+settles (registration's read; the insert's unique constraint decides), wrong for a locking
+read (`FOR UPDATE`) or one that must share the writes' snapshot. Use `session.execute` for
+those, as `repositories/sales.py` does.
 """
 
 from __future__ import annotations

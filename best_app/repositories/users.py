@@ -38,7 +38,7 @@ async def register_user_if_not_exist(
     between concurrent callers; a loser reads the winner's row instead of raising a unique
     violation. The read first is an optimisation, never the guard: the insert is.
     """
-    if fastpath.applies(session):  # FASTPATH=on: the common case's read sent alone
+    if fastpath.applies(session):  # FASTPATH's `alone`: the common case's read
         found = await _BY_USERNAME_ALONE.fetchrow(session, username=username)
         if found is not None:
             return UserRow.of(found), False
@@ -70,7 +70,7 @@ async def register_user_if_not_exist(
 
 _BY_USERNAME_STATEMENT = select(*USER_COLUMNS).where(User.username == bindparam("username"))
 _BY_USERNAME = CompiledQuery(_BY_USERNAME_STATEMENT)
-# FASTPATH=on: registering an existing user reads outside the session (`fastpath`).
+# FASTPATH's `alone`: registering an existing user reads outside the session (`fastpath`).
 _BY_USERNAME_ALONE = fastpath.Alone(_BY_USERNAME_STATEMENT)
 
 

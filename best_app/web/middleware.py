@@ -46,7 +46,8 @@ ROUTE_KEY = "best_app.route"
 UNMATCHED = "<unmatched>"
 # The status a request is counted under when its client left before the answer: Quart then
 # cancels the handler (documented) and sends nothing. nginx's "client closed request", so that
-# a client hanging up does not count as a server error.
+# a client hanging up does not count as a server error. (With `FASTPATH`'s `http` trick nobody
+# cancels the handler: it answers, and is counted under that status; `best_app.fastpath`.)
 CLIENT_LEFT = 499
 
 

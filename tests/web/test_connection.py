@@ -85,12 +85,26 @@ def _body_parts(body: bytes) -> list[dict[str, Any]]:
     ]
 
 
-async def test_a_post_is_answered_alike_whether_its_body_is_waiting_or_still_arriving(
-    app: Quart, unique: Callable[[str], str]
+# How servers deliver a body: in one message (Uvicorn, Granian, a small body), as a body and
+# then the empty message that ends it (Hypercorn), or in parts.
+BODY_SHAPES: dict[str, Callable[[bytes], list[dict[str, Any]]]] = {
+    "one-message": lambda body: [{"type": "http.request", "body": body, "more_body": False}],
+    "then-end": lambda body: [
+        {"type": "http.request", "body": body, "more_body": True},
+        {"type": "http.request", "body": b"", "more_body": False},
+    ],
+    "in-parts": _body_parts,
+}
+
+
+@pytest.mark.parametrize("shape", BODY_SHAPES)
+async def test_a_post_is_answered_alike_however_and_whenever_its_body_arrives(
+    app: Quart, unique: Callable[[str], str], shape: str
 ) -> None:
     for late in (False, True):
         body = json.dumps({"username": unique("c")}).encode()
-        sent = await _call(app, _scope("POST", "/users", body), _body_parts(body), late=late)
+        messages = BODY_SHAPES[shape](body)
+        sent = await _call(app, _scope("POST", "/users", body), messages, late=late)
         assert sent[0]["type"] == "http.response.start"
         assert sent[0]["status"] == 201, late
         response = json.loads(b"".join(m.get("body", b"") for m in sent[1:]))
@@ -121,14 +135,24 @@ async def test_a_client_gone_before_its_body_arrived_gets_no_answer_and_no_write
     assert sent[0]["status"] == 404
 
 
-async def test_a_body_over_the_limit_is_413_whether_waiting_or_still_arriving(
-    app: Quart,
+@pytest.mark.parametrize("shape", BODY_SHAPES)
+async def test_a_body_over_the_limit_is_413_however_and_whenever_it_arrives(
+    app: Quart, shape: str
 ) -> None:
     limit = app.config["MAX_CONTENT_LENGTH"]
     body = b'{"username": "' + b"x" * limit + b'"}'
     for late in (False, True):
-        sent = await _call(app, _scope("POST", "/users", body), _body_parts(body), late=late)
+        messages = BODY_SHAPES[shape](body)
+        sent = await _call(app, _scope("POST", "/users", body), messages, late=late)
         assert sent[0]["status"] == 413, late
+
+
+async def test_a_body_that_stops_arriving_is_408(app: Quart) -> None:
+    app.config["BODY_TIMEOUT"] = 0.2
+    body = json.dumps({"username": "stalled"}).encode()
+    messages = [{"type": "http.request", "body": body[:5], "more_body": True}]  # and no more
+    sent = await _call(app, _scope("POST", "/users", body), messages, late=False)
+    assert sent[0]["status"] == 408
 
 
 async def handler_outcome_when_the_client_leaves(
