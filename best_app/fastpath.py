@@ -17,15 +17,19 @@ handling it) joined by `asyncio.wait`, then sends the response through `asyncio.
 third task. `HTTPConnection` (installed as the app's documented `asgi_http_class`) first takes
 the request's messages itself, up to the one that completes it: a GET's one message, a POST's
 body and its closing message (Hypercorn sends a body, then an empty message that ends it).
-Then it handles the request in the server's own task and sends an in-memory response as two
-messages, bounded by `RESPONSE_TIMEOUT` with `asyncio.timeout` (no task). A disconnect before
-the request is complete, a body over `MAX_CONTENT_LENGTH` (413) and a body still incomplete
-after `BODY_TIMEOUT` go to Quart's own path with the messages taken replayed (a stalled body
-then waits `BODY_TIMEOUT` once more there before its 408). It cancels a `receive()` only when
-`BODY_TIMEOUT` expires (a server such as Granian may lose the message it was delivering; the
-request is then a 408 either way). It calls Quart's private `_create_request_from_scope`,
-`_send_response` and `_handle_exception`, and fills the request body itself: pinned to Quart
-0.20-0.22 (`tests/test_fastpath.py`).
+Then it handles the request in the server's own task and hands an in-memory response to the
+server as two messages. No timer is set for a request without a body (HTTP/1.x with neither
+Content-Length nor Transfer-Encoding: its one message comes with the request) or for an
+in-memory response (the body is built and the database session closed: a client that stops
+reading holds only its connection, as an idle keep-alive one does); a body is taken within
+`BODY_TIMEOUT`, and a streamed response is sent within `RESPONSE_TIMEOUT` (`asyncio.timeout`,
+no task). A disconnect before the request is complete, a body over `MAX_CONTENT_LENGTH` (413)
+and a body still incomplete after `BODY_TIMEOUT` go to Quart's own path with the messages
+taken replayed (a stalled body then waits `BODY_TIMEOUT` once more there before its 408). It
+cancels a `receive()` only when `BODY_TIMEOUT` expires (a server such as Granian may lose the
+message it was delivering; the request is then a 408 either way). It calls Quart's private
+`_create_request_from_scope`, `_send_response` and `_handle_exception`, and fills the request
+body itself: pinned to Quart 0.20-0.22 (`tests/test_fastpath.py`).
 
 Its trade, the reason it is a switch: nobody listens for `http.disconnect` while the handler
 runs (nor while a streamed response is sent), so a client that disconnects mid-request no
@@ -104,6 +108,7 @@ from hypercorn.typing import (
     ASGISendCallable,
     HTTPResponseBodyEvent,
     HTTPResponseStartEvent,
+    HTTPScope,
 )
 from quart import Quart
 from quart.asgi import (
@@ -151,6 +156,11 @@ class HTTPConnection(ASGIHTTPConnection):
         """The request's messages up to the one that completes it, and its whole body; or the
         messages taken and None when a disconnect comes first, the body outgrows
         MAX_CONTENT_LENGTH, or BODY_TIMEOUT passes without the request completing."""
+        if _without_body(self.scope):  # its one message came with the request: no timer
+            message = await receive()
+            if message["type"] == "http.request" and not message.get("more_body", False):
+                return [message], message.get("body", b"")
+            return [message], None
         messages: list[ASGIReceiveEvent] = []
         body = bytearray()
         limit: int | None = self.app.config["MAX_CONTENT_LENGTH"]
@@ -171,15 +181,26 @@ class HTTPConnection(ASGIHTTPConnection):
             response: ResponseTypes = await self.app.handle_request(request)
         except Exception as error:
             response = await _handle_exception(self.app, error)
+        if isinstance(response, Response) and isinstance(response.response, DataBody):
+            await _send_in_memory(send, response, response.response)  # unbounded: module text
+            return
         timeout = self.app.config["RESPONSE_TIMEOUT"]
         if isinstance(response, Response) and response.timeout is not Ellipsis:
             timeout = cast(float | None, response.timeout)
         with contextlib.suppress(TimeoutError):  # Quart's behaviour: the response is cut off
             async with asyncio.timeout(timeout):  # as `wait_for` does, without its task
-                if isinstance(response, Response) and isinstance(response.response, DataBody):
-                    await _send_in_memory(send, response, response.response)
-                else:
-                    await self._send_response(send, response)
+                await self._send_response(send, response)
+
+
+_BODY_HEADERS = frozenset({b"content-length", b"transfer-encoding"})
+
+
+def _without_body(scope: HTTPScope) -> bool:
+    """An HTTP/1.x request with neither Content-Length nor Transfer-Encoding has no body
+    (RFC 9112, 6.3): a server delivers its one message together with the request."""
+    return scope["http_version"] in ("1.0", "1.1") and not any(
+        name in _BODY_HEADERS for name, _ in scope["headers"]
+    )
 
 
 async def _send_in_memory(send: ASGISendCallable, response: Response, body: DataBody) -> None:

@@ -129,7 +129,9 @@ async def test_a_request_that_arrived_whole_is_handled_in_the_servers_task_with_
             sent.append(message)
 
         asgi: ASGIApp = app
-        server_task = asyncio.create_task(asgi(_scope(method, "/where"), queue.get, send))
+        body = b"".join(m["body"] for m in requests)
+        scope = _scope(method, "/where", body)
+        server_task = asyncio.create_task(asgi(scope, queue.get, send))
         await asyncio.wait_for(server_task, 10)
     assert sent[0]["status"] == 200
     assert (handled_in == [server_task]) is (tricks == "http")
