@@ -38,13 +38,13 @@ call is never cut off half-way), the server drops the answer, and `/metrics` cou
 its real status instead of 499. `FASTPATH=off` (or a list without `http`) keeps the
 documented cancel-on-disconnect (ARCHITECTURE.md, "Documented extension points only").
 
-Measured at the server (Hypercorn, one worker, `wrk -c64`, turning order, paired per-round
-medians of 5 rounds, against the same code with Quart's own handling), with the first version
-that took only a request's first message (so a POST under Hypercorn still took Quart's path):
-`GET /hello/say` +16% req/s (-15% CPU per request), `GET /users/{u}` +9%, the user's cars
-+13%, a purchase +12%, `POST /users` (existing) level. An earlier public-API rewrite (one
-listener task, disconnects still cancel) gained nothing at the server (DEVELOPERS.md): the
-gain is the listener task.
+Measured with `scripts/bench --baseline 5f9c7d1 --variant no-http:FASTPATH=alone --rounds 5`
+(turning order, paired per-round medians, against the same code with Quart's own handling):
+`GET /hello/say` +17% req/s (every round ahead, -17% CPU per request), `GET /users/{u}` +9%,
+the user's cars +13%, the writes level (their time is the database's). Two runs of a version
+that set two timers per request gave +11% and 0% on hello (README, "Performance"). An earlier
+public-API rewrite (one listener task, disconnects still cancel) gained nothing at the server
+(DEVELOPERS.md): the gain is the listener task.
 
 ## `alone`: a single statement in autocommit (`Alone`), for a purchase (`cars.buy_car`)
 

@@ -318,6 +318,13 @@ def benchmark(servers: dict[str, Server], rounds: int, duration: float, connecti
     return results
 
 
+def paired(ours: list[float], theirs: list[float]) -> dict[str, float]:
+    """The per-round ratios ours/theirs (each round measures both in the same minutes): their
+    median, the fairest single figure on a noisy machine, and their range."""
+    ratios = [a / b for a, b in zip(ours, theirs, strict=True)]
+    return {"median": statistics.median(ratios), "low": min(ratios), "high": max(ratios)}
+
+
 def summarise(results: dict[str, dict[str, Result]], servers: dict[str, Server],
               args: argparse.Namespace) -> dict[str, Any]:  # fmt: skip
     table: dict[str, Any] = {}
@@ -339,6 +346,10 @@ def summarise(results: dict[str, dict[str, Result]], servers: dict[str, Server],
             row[f"best_app/{other}"] = row["best_app"]["rps"] / row[other]["rps"]
             row[f"p99 best_app/{other}"] = row["best_app"]["p99_ms"] / row[other]["p99_ms"]
             row[f"cpu best_app/{other}"] = row["best_app"]["cpu_us"] / row[other]["cpu_us"]
+            row[f"paired best_app/{other}"] = paired(by_name["best_app"].rps, by_name[other].rps)
+            row[f"paired cpu best_app/{other}"] = paired(
+                by_name["best_app"].cpu_us, by_name[other].cpu_us
+            )
         table[endpoint] = row
     return {
         "machine": {
@@ -380,8 +391,9 @@ def markdown(summary: dict[str, Any]) -> str:
             "",
             f"| endpoint | best_app req/s | {other} req/s | best_app/{other} | "
             f"p99 ms (best_app/{other}) | p99 best_app/{other} | "
-            f"server CPU µs/request (best_app/{other}) | CPU best_app/{other} |",
-            "|---|---:|---:|---:|---|---:|---|---:|",
+            f"server CPU µs/request (best_app/{other}) | CPU best_app/{other} | "
+            "paired req/s ratio (range) | paired CPU ratio |",
+            "|---|---:|---:|---:|---|---:|---|---:|---:|---:|",
         ]
         for endpoint, row in summary["endpoints"].items():
             b, o = row["best_app"], row[other]
@@ -389,7 +401,9 @@ def markdown(summary: dict[str, Any]) -> str:
                 f"| `{endpoint}` | {b['rps']:,.0f} | {o['rps']:,.0f} | "
                 f"{row[f'best_app/{other}']:.3f}x | {b['p99_ms']:.1f} / {o['p99_ms']:.1f} | "
                 f"{row[f'p99 best_app/{other}']:.3f}x | "
-                f"{b['cpu_us']:,.0f} / {o['cpu_us']:,.0f} | {row[f'cpu best_app/{other}']:.3f}x |"
+                f"{b['cpu_us']:,.0f} / {o['cpu_us']:,.0f} | {row[f'cpu best_app/{other}']:.3f}x | "
+                f"{_paired(row[f'paired best_app/{other}'])} | "
+                f"{row[f'paired cpu best_app/{other}']['median']:.3f}x |"
             )
     rss = summary["peak_rss_mb"]
     lines.append("")
@@ -401,9 +415,14 @@ def markdown(summary: dict[str, Any]) -> str:
     lines.append(
         f"Machine: {m['cpus']} CPUs ({m['processor']}), {m['system']}, Python {m['python']}; "
         f"wrk -t2 -c{st['connections']}, {st['rounds']} rounds x {st['duration_s']:g} s, "
-        "medians over rounds."
+        "medians over rounds; paired: the median of the per-round ratios (each round runs "
+        "every server, in turning order)."
     )
     return "\n".join(lines) + "\n"
+
+
+def _paired(ratio: dict[str, float]) -> str:
+    return f"{ratio['median']:.3f}x ({ratio['low']:.2f}-{ratio['high']:.2f})"
 
 
 def chart(summary: dict[str, Any], path: Path) -> None:
