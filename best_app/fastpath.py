@@ -29,7 +29,7 @@ taken replayed (a stalled body then waits `BODY_TIMEOUT` once more there before 
 cancels a `receive()` only when `BODY_TIMEOUT` expires (a server such as Granian may lose the
 message it was delivering; the request is then a 408 either way). It calls Quart's private
 `_create_request_from_scope`, `_send_response` and `_handle_exception`, and fills the request
-body itself: pinned to Quart 0.20-0.22 (`tests/test_fastpath.py`).
+body itself: pinned to Quart 0.22 (`tests/test_fastpath.py`).
 
 Its trade, the reason it is a switch: nobody listens for `http.disconnect` while the handler
 runs (nor while a streamed response is sent), so a client that disconnects mid-request no
