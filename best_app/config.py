@@ -22,7 +22,8 @@ _ACCEPTED_SCHEMES = ("postgresql", "postgres", _ASYNC_SCHEME)
 
 CommaList = Annotated[tuple[str, ...], NoDecode]
 # `best_app.fastpath`'s tricks, by the names `FASTPATH` takes.
-FASTPATH_TRICKS = ("http", "alone")
+HTTP_TRICK, ALONE_TRICK = "http", "alone"
+FASTPATH_TRICKS = (HTTP_TRICK, ALONE_TRICK)
 _ON, _OFF = {"on", "true", "yes", "1"}, {"off", "false", "no", "0"}
 
 
@@ -76,6 +77,10 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     web_concurrency: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
     graceful_timeout: float = Field(default=30.0, ge=0)
+    # How long an idle keep-alive connection stays open. Longer than the idle timeout of
+    # whatever reuses connections to us (a proxy, a client's pool: httpx 5 s, HAProxy, cloud load
+    # balancers 60 s), so that they close first and never send a request into our closing.
+    keep_alive_timeout: float = Field(default=75.0, gt=0)
     shutdown_drain_seconds: float = Field(default=2.0, ge=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_format: Literal["text", "json"] | None = None
@@ -96,11 +101,12 @@ class Settings(BaseSettings):
     @classmethod
     def _fastpath_words(cls, value: object) -> object:
         if isinstance(value, bool | str):
-            value = str(value).lower()
-            if value.strip() in _ON:
+            word = str(value).strip().lower()
+            if word in _ON:
                 return FASTPATH_TRICKS
-            if value.strip() in _OFF:
+            if word in _OFF:
                 return ()
+            value = word
         return _split_commas(value)
 
     @field_validator("fastpath")

@@ -122,14 +122,14 @@ from quart.wrappers.response import DataBody
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.sql import ClauseElement
 
-from best_app.config import Settings
+from best_app.config import HTTP_TRICK, Settings
 from best_app.repositories.compiled import CompiledQuery, driver_of, run_on_driver
 
 
 def install(app: Quart, settings: Settings) -> None:
     """Put the HTTP trick in place when `FASTPATH` names it (the database tricks read the
     mark `Database` puts on its sessions: `applies`)."""
-    if "http" in settings.fastpath:
+    if HTTP_TRICK in settings.fastpath:
         app.asgi_http_class = HTTPConnection
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from best_app.config import (
     normalise_database_url,
     settings_of,
 )
+from tests.utils.server import ROOT
 
 URL = "postgresql://u:p@db:5432/best"
 STRONG_KEY = "k" * 32
@@ -190,3 +192,11 @@ async def test_the_app_reads_its_settings_one_way() -> None:
     assert app.config["MAX_CONTENT_LENGTH"] == 7
     assert app.config["SECRET_KEY"] == DEV_SECRET_KEY
     assert app.config["TESTING"] is False
+
+
+@pytest.mark.parametrize("name", [name.upper() for name in Settings.model_fields])
+def test_every_setting_is_documented(name: str) -> None:
+    readme = (ROOT / "README.md").read_text()
+    example = (ROOT / ".env.example").read_text()
+    assert f"| `{name}`" in readme or f", `{name}`" in readme, "a row of README's Settings table"
+    assert re.search(rf"^(# ?)?{name}=", example, re.MULTILINE), "a line of .env.example"

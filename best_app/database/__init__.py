@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import NullPool
 
 from best_app import fastpath
-from best_app.config import Settings
+from best_app.config import ALONE_TRICK, Settings
 from best_app.database.driver_errors import connection_is_unusable
 from best_app.observability.metrics import instrument_pool
 from best_app.ops.migrations import expected_heads
@@ -162,7 +162,7 @@ class Database:
         self._engine = create_engine(self._settings)
         instrument_pool(self._engine)
         # `FASTPATH` with `alone` marks the app's sessions: `fastpath.applies` reads the mark.
-        info = {fastpath.INFO_KEY: True} if "alone" in self._settings.fastpath else {}
+        info = {fastpath.INFO_KEY: True} if ALONE_TRICK in self._settings.fastpath else {}
         self._sessions = async_sessionmaker(self._engine, expire_on_commit=False, info=info)
         one = {"db_pool_size": 1, "db_max_overflow": 0}  # opened at the first check
         self._check_engine = create_engine(self._settings.model_copy(update=one))

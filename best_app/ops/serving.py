@@ -42,6 +42,7 @@ def hypercorn_options(settings: Settings) -> dict[str, Any]:
         "workers": settings.web_concurrency,
         "worker_class": "uvloop",
         "graceful_timeout": settings.graceful_timeout,
+        "keep_alive_timeout": settings.keep_alive_timeout,
         "include_server_header": False,
         # Hypercorn's default (100) overflows under bursts of new connections: the kernel then
         # drops them and clients see resets. The kernel caps it at net.core.somaxconn.
@@ -68,8 +69,8 @@ def _from_environment() -> dict[str, Any]:
 
 
 _OPTION_NAMES = (
-    "bind", "workers", "worker_class", "graceful_timeout", "include_server_header", "backlog",
-    "accesslog", "errorlog", "loglevel", "logger_class",
+    "bind", "workers", "worker_class", "graceful_timeout", "keep_alive_timeout",
+    "include_server_header", "backlog", "accesslog", "errorlog", "loglevel", "logger_class",
 )  # fmt: skip
 
 

@@ -1,15 +1,25 @@
 """`best_app.web.middleware`: the metrics' route label is the matched rule, set by `record_route` (a
 documented `before_request` hook), also for a request the bearer check refuses; a request that
-matches no rule is `<unmatched>`."""
+matches no rule is `<unmatched>`; an answer that leaves the request's body unread says `connection:
+close`."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+from hypercorn.typing import (
+    ASGIReceiveCallable,
+    ASGIReceiveEvent,
+    ASGISendCallable,
+    ASGISendEvent,
+    Scope,
+)
 from prometheus_client import REGISTRY
 
 from best_app import create_app
 from best_app.config import Settings
+from best_app.web.middleware import ASGIApp, Edge
 
 
 def _count(method: str, route: str, status: int) -> float:
@@ -34,3 +44,54 @@ async def test_requests_are_counted_by_their_route_template(
             assert response.status_code == status
     after = [_count(method, route, status) for method, route, status, _ in expected]
     assert [a - b for a, b in zip(after, before, strict=True)] == [1, 1, 1, 1]
+
+
+def _answer_after(reads: int) -> ASGIApp:
+    """An ASGI app that reads `reads` messages of the request, then answers 401."""
+
+    async def app(scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
+        for _ in range(reads):
+            await receive()
+        await send({"type": "http.response.start", "status": 401, "headers": []})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    return app
+
+
+@pytest.mark.parametrize(
+    ("version", "headers", "reads", "closes"),
+    [
+        ("1.1", [(b"content-length", b"5")], 0, True),  # answered before the body
+        ("1.1", [(b"content-length", b"5")], 1, True),  # read the first part only
+        ("1.1", [(b"content-length", b"5")], 2, False),  # read it all
+        ("1.1", [(b"transfer-encoding", b"chunked")], 0, True),
+        ("1.0", [(b"content-length", b"5")], 0, True),
+        ("1.1", [(b"content-length", b"0")], 0, False),  # no body to leave unread
+        ("1.1", [], 0, False),
+        ("2", [(b"content-length", b"5")], 0, False),  # HTTP/2: one stream ends, not the connection
+    ],
+)
+async def test_an_answer_that_leaves_the_body_unread_says_connection_close(
+    version: str, headers: list[tuple[bytes, bytes]], reads: int, closes: bool
+) -> None:
+    body: list[ASGIReceiveEvent] = [
+        {"type": "http.request", "body": b"ab", "more_body": True},
+        {"type": "http.request", "body": b"cde", "more_body": False},
+    ]
+    sent: list[ASGISendEvent] = []
+
+    async def receive() -> ASGIReceiveEvent:
+        return body.pop(0)
+
+    async def send(message: ASGISendEvent) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http", "http_version": version, "method": "POST", "path": "/users",
+        "headers": headers,
+    }  # fmt: skip
+    edge = Edge(_answer_after(reads), lambda *_: None)
+    await edge(scope, receive, send)  # type: ignore[arg-type]  # the keys Edge reads
+    start = sent[0]
+    assert start["type"] == "http.response.start"
+    assert ((b"connection", b"close") in start["headers"]) is closes
