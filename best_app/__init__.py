@@ -34,7 +34,7 @@ def create_app(settings: Settings | None = None) -> Quart:
     config.init_app(app, settings)
 
     Database(settings).init_app(app)
-    draining.init_app(app)
+    drain = draining.init_app(app)
     # quart-schema's own doc pages load from CDNs; `best_app.web.docs` serves /docs instead.
     QuartSchema(
         app,
@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None) -> Quart:
     app.before_request(record_route)  # first hook: a request refused by the next is labelled too
     security.init_app(app, settings)
     metrics.init_app(app)
-    app.asgi_app = Edge(app.asgi_app, metrics.observe)  # type: ignore[method-assign]  # Quart's documented middleware hook
+    edge = Edge(app.asgi_app, metrics.observe, closing=lambda: drain.draining)
+    app.asgi_app = edge  # type: ignore[method-assign]  # Quart's documented middleware hook
     fastpath.install(app, settings)  # FASTPATH's tricks (on unless switched off)
     return app

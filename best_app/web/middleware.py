@@ -24,6 +24,7 @@ from hypercorn.typing import (
     ASGISendCallable,
     ASGISendEvent,
     HTTPResponseStartEvent,
+    HTTPScope,
     Scope,
 )
 from quart import request
@@ -59,24 +60,34 @@ UNMATCHED = "<unmatched>"
 CLIENT_LEFT = 499
 
 
-def declares_body(scope: Scope) -> bool:
-    """Whether an HTTP/1.x request's headers announce a body (`Content-Length` above 0, or
-    `Transfer-Encoding`). HTTP/2 ends one stream, not the connection, so it needs nothing."""
-    if scope["type"] != "http" or scope["http_version"] not in ("1.0", "1.1"):
-        return False
+def declares_body(scope: HTTPScope) -> bool:
+    """Whether a request's headers announce a body (`Content-Length` above 0, or
+    `Transfer-Encoding`)."""
     return any(
         name == b"transfer-encoding" or (name == b"content-length" and value.strip() != b"0")
         for name, value in scope["headers"]
     )
 
 
+def _never() -> bool:
+    return False
+
+
 class Edge:
     """ASGI middleware: request id, security headers, per-request metrics, and `connection:
-    close` on an answer that leaves the request's body unread."""
+    close` on an HTTP/1.x answer after which the connection will not serve another request.
 
-    def __init__(self, app: ASGIApp, observe: Observer) -> None:
+    That is an answer that leaves the request's body unread, and every answer once `closing()`
+    is true: a replica that is draining (`best_app.ops.draining`) sends its keep-alive clients to
+    a new connection while it still accepts them, so that none meets the listener's close with
+    a request under way. (HTTP/2 has no `connection` header: it ends a stream, not the
+    connection, and a server says goodbye with GOAWAY.)
+    """
+
+    def __init__(self, app: ASGIApp, observe: Observer, closing: Callable[[], bool] = _never):
         self.app = app
         self.observe = observe
+        self.closing = closing
 
     async def __call__(
         self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
@@ -88,7 +99,8 @@ class Edge:
         rid = request_id.decide(scope["headers"])
         added = (*_STATIC_HEADERS, (request_id.HEADER_NAME, rid.encode()))
         status: int | None = None
-        body_unread = declares_body(scope)
+        http1 = scope["http_version"] in ("1.0", "1.1")
+        body_unread = http1 and declares_body(scope)
 
         async def receive_watching_the_body() -> ASGIReceiveEvent:
             nonlocal body_unread
@@ -105,7 +117,7 @@ class Edge:
                 # A page that sets its own policy (the docs) keeps it.
                 if not any(name.lower() == _CSP[0] for name, _ in message["headers"]):
                     headers.append(_CSP)
-                if body_unread:
+                if http1 and (body_unread or self.closing()):
                     headers.append(_CLOSE)
                 message = HTTPResponseStartEvent(
                     type="http.response.start", status=status, headers=headers

@@ -1,6 +1,7 @@
 """SIGTERM to one replica (`best-app serve`, one process): it drains, then stops accepting.
 
-/readyz turns 503 at once, every request is still served for SHUTDOWN_DRAIN_SECONDS, then new
+/readyz turns 503 at once, every request is still served for SHUTDOWN_DRAIN_SECONDS (each answer
+saying `connection: close`, so keep-alive clients move to a new connection), then new
 connections are refused while a request already in flight finishes, and the process exits 0.
 """
 
@@ -39,7 +40,11 @@ async def test_sigterm_drains_then_refuses_while_in_flight_requests_finish(
     )
     with run_server(env, server_log, server=REPLICA) as server:
         assert (await _fresh(server.url, "/readyz")).status_code == 200
-        async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+        async with (
+            httpx.AsyncClient(base_url=server.url, timeout=30) as http,
+            httpx.AsyncClient(base_url=server.url, timeout=5) as keep_alive,
+        ):
+            assert "connection" not in (await keep_alive.get("/hello/say")).headers
             async with users_table_locked(database_url):
                 in_flight = asyncio.create_task(http.get("/users"))  # waits on the lock
                 await asyncio.sleep(0.5)
@@ -57,6 +62,9 @@ async def test_sigterm_drains_then_refuses_while_in_flight_requests_finish(
                 last_served = signalled
                 while time.monotonic() - signalled < DRAIN - 0.5:
                     assert (await _fresh(server.url, "/hello/say")).status_code == 200
+                    reused = await keep_alive.get("/hello/say")  # a kept-alive client
+                    assert reused.status_code == 200
+                    assert reused.headers["connection"] == "close"
                     assert (await _fresh(server.url, "/healthz")).status_code == 200
                     assert (await _fresh(server.url, "/readyz")).status_code == 503
                     last_served = time.monotonic()

@@ -58,6 +58,35 @@ def _answer_after(reads: int) -> ASGIApp:
     return app
 
 
+async def _answer_start(
+    app: ASGIApp,
+    version: str = "1.1",
+    headers: list[tuple[bytes, bytes]] | None = None,
+    closing: Callable[[], bool] = lambda: False,
+) -> list[tuple[bytes, bytes]]:
+    """The headers `Edge` sends for `app`'s answer to a POST whose body comes in two parts."""
+    body: list[ASGIReceiveEvent] = [
+        {"type": "http.request", "body": b"ab", "more_body": True},
+        {"type": "http.request", "body": b"cde", "more_body": False},
+    ]
+    sent: list[ASGISendEvent] = []
+
+    async def receive() -> ASGIReceiveEvent:
+        return body.pop(0)
+
+    async def send(message: ASGISendEvent) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http", "http_version": version, "method": "POST", "path": "/users",
+        "headers": headers or [],
+    }  # fmt: skip
+    await Edge(app, lambda *_: None, closing)(scope, receive, send)  # type: ignore[arg-type]  # the keys Edge reads
+    start = sent[0]
+    assert start["type"] == "http.response.start"
+    return list(start["headers"])
+
+
 @pytest.mark.parametrize(
     ("version", "headers", "reads", "closes"),
     [
@@ -74,24 +103,12 @@ def _answer_after(reads: int) -> ASGIApp:
 async def test_an_answer_that_leaves_the_body_unread_says_connection_close(
     version: str, headers: list[tuple[bytes, bytes]], reads: int, closes: bool
 ) -> None:
-    body: list[ASGIReceiveEvent] = [
-        {"type": "http.request", "body": b"ab", "more_body": True},
-        {"type": "http.request", "body": b"cde", "more_body": False},
-    ]
-    sent: list[ASGISendEvent] = []
+    sent = await _answer_start(_answer_after(reads), version, headers)
+    assert ((b"connection", b"close") in sent) is closes
 
-    async def receive() -> ASGIReceiveEvent:
-        return body.pop(0)
 
-    async def send(message: ASGISendEvent) -> None:
-        sent.append(message)
-
-    scope = {
-        "type": "http", "http_version": version, "method": "POST", "path": "/users",
-        "headers": headers,
-    }  # fmt: skip
-    edge = Edge(_answer_after(reads), lambda *_: None)
-    await edge(scope, receive, send)  # type: ignore[arg-type]  # the keys Edge reads
-    start = sent[0]
-    assert start["type"] == "http.response.start"
-    assert ((b"connection", b"close") in start["headers"]) is closes
+@pytest.mark.parametrize(("version", "closes"), [("1.1", True), ("1.0", True), ("2", False)])
+async def test_every_answer_says_connection_close_while_closing(version: str, closes: bool) -> None:
+    headers = [(b"content-length", b"5")]
+    sent = await _answer_start(_answer_after(2), version, headers, closing=lambda: True)
+    assert ((b"connection", b"close") in sent) is closes
