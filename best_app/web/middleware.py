@@ -43,11 +43,11 @@ _STATIC_HEADERS = (
     (b"x-frame-options", b"DENY"),
 )
 _CSP = (b"content-security-policy", API_CSP.encode())
-# An HTTP/1.x server cannot read the next request on a connection past a body it has not read,
-# so it closes the connection after an answer sent before the body (a 401, a 404, a 413 ...);
-# Hypercorn does so without telling the client, whose next request then meets a closed
-# connection ("server disconnected without sending a response"). Such an answer says so
-# (RFC 9112, section 9.6), and the client opens a new connection instead.
+# Hypercorn closes an HTTP/1.x connection after an answer sent before the request's body has
+# arrived (a 401, a 404, a 413 ...), without telling the client, whose next request then meets
+# a closed connection ("server disconnected without sending a response"). Such an answer says
+# so (RFC 9112, section 9.6), and the client opens a new connection instead. (Sometimes the
+# body was already on its way and the connection could have stayed: a reconnect is the cost.)
 _CLOSE = (b"connection", b"close")
 # The key under which `record_route` puts the matched route template in the scope; requests
 # that match no route are "<unmatched>".
@@ -75,7 +75,7 @@ def _never() -> bool:
 
 class Edge:
     """ASGI middleware: request id, security headers, per-request metrics, and `connection:
-    close` on an HTTP/1.x answer after which the connection will not serve another request.
+    close` on an HTTP/1.x answer after which the connection may not serve another request.
 
     That is an answer that leaves the request's body unread, and every answer once `closing()`
     is true: a replica that is draining (`best_app.ops.draining`) sends its keep-alive clients to
@@ -84,7 +84,9 @@ class Edge:
     connection, and a server says goodbye with GOAWAY.)
     """
 
-    def __init__(self, app: ASGIApp, observe: Observer, closing: Callable[[], bool] = _never):
+    def __init__(
+        self, app: ASGIApp, observe: Observer, closing: Callable[[], bool] = _never
+    ) -> None:
         self.app = app
         self.observe = observe
         self.closing = closing
@@ -100,13 +102,13 @@ class Edge:
         added = (*_STATIC_HEADERS, (request_id.HEADER_NAME, rid.encode()))
         status: int | None = None
         http1 = scope["http_version"] in ("1.0", "1.1")
-        body_unread = http1 and declares_body(scope)
+        close_if_answered_now = http1 and declares_body(scope)
 
         async def receive_watching_the_body() -> ASGIReceiveEvent:
-            nonlocal body_unread
+            nonlocal close_if_answered_now
             message = await receive()
             if message["type"] == "http.request" and not message.get("more_body", False):
-                body_unread = False
+                close_if_answered_now = False
             return message
 
         async def send_with_headers(message: ASGISendEvent) -> None:
@@ -117,7 +119,7 @@ class Edge:
                 # A page that sets its own policy (the docs) keeps it.
                 if not any(name.lower() == _CSP[0] for name, _ in message["headers"]):
                     headers.append(_CSP)
-                if http1 and (body_unread or self.closing()):
+                if close_if_answered_now or (http1 and self.closing()):
                     headers.append(_CLOSE)
                 message = HTTPResponseStartEvent(
                     type="http.response.start", status=status, headers=headers
@@ -126,7 +128,7 @@ class Edge:
 
         token = request_id.REQUEST_ID.set(rid)
         try:
-            watched = receive_watching_the_body if body_unread else receive
+            watched = receive_watching_the_body if close_if_answered_now else receive
             await self.app(scope, watched, send_with_headers)  # type: ignore[misc]  # as above
         except BaseException:
             status = status or 500  # escaped Quart's handlers before any answer

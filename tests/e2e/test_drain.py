@@ -60,7 +60,7 @@ async def test_sigterm_drains_then_refuses_while_in_flight_requests_finish(
 
                 # The drain: still alive and serving, on new connections too, to its end.
                 last_served = signalled
-                while time.monotonic() - signalled < DRAIN - 0.5:
+                while time.monotonic() - signalled < DRAIN - 1.0:
                     assert (await _fresh(server.url, "/hello/say")).status_code == 200
                     reused = await keep_alive.get("/hello/say")  # a kept-alive client
                     assert reused.status_code == 200
@@ -69,7 +69,7 @@ async def test_sigterm_drains_then_refuses_while_in_flight_requests_finish(
                     assert (await _fresh(server.url, "/readyz")).status_code == 503
                     last_served = time.monotonic()
                     await asyncio.sleep(0.1)
-                assert last_served - signalled >= DRAIN - 1.0
+                assert last_served - signalled >= DRAIN - 1.5
 
                 # Then the listener closes: new connections are refused outright. A connection
                 # accepted in the very instant the listener closes is closed unanswered:
