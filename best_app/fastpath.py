@@ -40,9 +40,12 @@ documented cancel-on-disconnect (ARCHITECTURE.md, "Documented extension points o
 
 Measured with `scripts/bench --baseline 5f9c7d1 --variant no-http:FASTPATH=alone --rounds 5`
 (turning order, paired per-round medians, against the same code with Quart's own handling):
-`GET /hello/say` +17% req/s (every round ahead, -17% CPU per request), `GET /users/{u}` +9%,
-the user's cars +13%, the writes level (their time is the database's). Two runs of a version
-that set two timers per request gave +11% and 0% on hello (README, "Performance"). An earlier
+`GET /hello/say` +8% req/s (-7% CPU per request) in the latest final run, +17% in the one
+before; +13% and +5% in two focused runs; one run of an earlier version saw 0%. On the
+database endpoints the sign changes between days: +9% and +13% on the reads in the run before,
+-9% and -10% (and -5% to -7% in a 15-round focused run) in the latest, with more CPU per
+request, although in process the trick makes 51 fewer Python calls per read. README,
+"Performance", has every run; re-measure before relying on it. An earlier
 public-API rewrite (one listener task, disconnects still cancel) gained nothing at the server
 (DEVELOPERS.md): the gain is the listener task.
 
