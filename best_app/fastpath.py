@@ -127,7 +127,7 @@ from sqlalchemy.sql import ClauseElement
 
 from best_app.config import HTTP_TRICK, Settings
 from best_app.repositories.compiled import CompiledQuery, driver_of, run_on_driver
-from best_app.web.middleware import declares_body
+from best_app.web.middleware import declares_body, is_http1
 
 
 def install(app: Quart, settings: Settings) -> None:
@@ -199,7 +199,7 @@ class HTTPConnection(ASGIHTTPConnection):
 def _without_body(scope: HTTPScope) -> bool:
     """An HTTP/1.x request whose headers announce no body (RFC 9112, 6.3): a server delivers its
     one message together with the request."""
-    return scope["http_version"] in ("1.0", "1.1") and not declares_body(scope)
+    return is_http1(scope) and not declares_body(scope)
 
 
 async def _send_in_memory(send: ASGISendCallable, response: Response, body: DataBody) -> None:

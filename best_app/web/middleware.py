@@ -60,6 +60,11 @@ UNMATCHED = "<unmatched>"
 CLIENT_LEFT = 499
 
 
+def is_http1(scope: HTTPScope) -> bool:
+    """HTTP/1.0 or 1.1: one request after another on a connection (HTTP/2 multiplexes streams)."""
+    return scope["http_version"] in ("1.0", "1.1")
+
+
 def declares_body(scope: HTTPScope) -> bool:
     """Whether a request's headers announce a body (`Content-Length` above 0, or
     `Transfer-Encoding`)."""
@@ -101,7 +106,7 @@ class Edge:
         rid = request_id.decide(scope["headers"])
         added = (*_STATIC_HEADERS, (request_id.HEADER_NAME, rid.encode()))
         status: int | None = None
-        http1 = scope["http_version"] in ("1.0", "1.1")
+        http1 = is_http1(scope)
         close_if_answered_now = http1 and declares_body(scope)
 
         async def receive_watching_the_body() -> ASGIReceiveEvent:

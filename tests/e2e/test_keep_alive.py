@@ -22,6 +22,7 @@ import pytest
 from tests.utils.server import Server, run_server, server_env
 
 pytestmark = pytest.mark.slow
+TOKEN = "the-token"
 
 
 def _body() -> bytes:
@@ -91,6 +92,17 @@ def _header(response: h11.Response, name: bytes) -> bytes | None:
     return next((value for key, value in response.headers if key == name), None)
 
 
+def _post_users(body: bytes, token: str) -> h11.Request:
+    """The head of `POST /users` with `body`, without the body itself."""
+    headers = [
+        ("Host", "test"),
+        ("Authorization", f"Bearer {token}"),
+        ("Content-Type", "application/json"),
+        ("Content-Length", str(len(body))),
+    ]
+    return h11.Request(method="POST", target="/users", headers=headers)
+
+
 @contextmanager
 def _connection(server: Server) -> Iterator[Connection]:
     conn = Connection(server)
@@ -102,7 +114,7 @@ def _connection(server: Server) -> Iterator[Connection]:
 
 @contextmanager
 def _server(database_url: str, log: Path, **settings: str) -> Iterator[Server]:
-    env = server_env(database_url, SECRET_KEY="s" * 40, API_TOKENS="the-token", **settings)
+    env = server_env(database_url, SECRET_KEY="s" * 40, API_TOKENS=TOKEN, **settings)
     with run_server(env, log) as server:
         yield server
 
@@ -119,13 +131,7 @@ def test_an_answer_that_leaves_the_body_unread_says_the_connection_closes(
         _server(database_url, server_log, FASTPATH=fastpath) as server,
         _connection(server) as conn,
     ):
-        headers = [
-            ("Host", "test"),
-            ("Authorization", "Bearer wrong"),
-            ("Content-Type", "application/json"),
-            ("Content-Length", str(len(body))),
-        ]
-        conn.send(h11.Request(method="POST", target="/users", headers=headers))
+        conn.send(_post_users(body, token="wrong"))
         # The headers alone: the bearer check can answer now (no answer within a second: it
         # waits for the body).
         early = conn.answer(timeout=10 if answers_before_the_body else 1)
@@ -147,20 +153,7 @@ def test_a_request_whose_body_was_read_keeps_the_connection(
 ) -> None:
     body = _body()
     with _server(database_url, server_log, FASTPATH="off") as server, _connection(server) as conn:
-        conn.send(
-            h11.Request(
-                method="POST",
-                target="/users",
-                headers=[
-                    ("Host", "test"),
-                    ("Authorization", "Bearer the-token"),
-                    ("Content-Type", "application/json"),
-                    ("Content-Length", str(len(body))),
-                ],
-            ),
-            h11.Data(data=body),
-            h11.EndOfMessage(),
-        )
+        conn.send(_post_users(body, token=TOKEN), h11.Data(data=body), h11.EndOfMessage())
         answered = conn.answer()
         assert answered is not None
         assert answered[0].status_code == 201
