@@ -122,7 +122,9 @@ class Database:
     The unit of work: a repository function that writes runs all its statements in
     `async with session.begin():`, which commits when the block ends and rolls back if it
     raises, so a write is all or nothing. Reads need no block: the session begins a
-    transaction on first use and `close()` (at the end of the request) rolls it back.
+    transaction on first use and `close()` (at the end of the request) rolls it back; a hot
+    read (`repositories.compiled`) outside a block borrows a connection for its statement and
+    leaves the session unbegun.
     A request makes its write call before any other use of its session (`begin()` refuses a
     session that already began); a function that reads and then writes does both inside
     its own block.
@@ -189,7 +191,12 @@ class Database:
 
     async def _close_session(self, _error: BaseException | None) -> None:
         session: AsyncSession | None = g.pop(_SESSION_KEY, None)
-        if session is not None:
+        # Only a session in a transaction holds a connection to give back. One that never
+        # began (a request whose reads each borrowed a connection for their statement) or
+        # whose blocks all ended has nothing to release: closing it would only empty its
+        # identity map, which stays empty (repositories return plain rows), for a greenlet
+        # switch on every request.
+        if session is not None and session.in_transaction():
             await session.close()
 
     async def schema_problem(self) -> str | None:

@@ -45,6 +45,12 @@ def etag_of(row: Versioned) -> str:
     return f"{row.id}.{row.version}"
 
 
+def _sent(header: str) -> bool:
+    """Whether the request has `header` (`in` on werkzeug's headers raises and catches an
+    exception when it is absent, as it is on most requests)."""
+    return bool(request.headers.getlist(header))
+
+
 def _number(text: str) -> int | None:
     if not (text.isascii() and text.isdigit()) or len(text) > 10:
         return None
@@ -57,7 +63,7 @@ def expected_versions() -> Expected | None:
 
     If-Match compares strongly: weak tags, and tags this API never issued, match nothing.
     """
-    if "If-Match" not in request.headers or request.if_match.star_tag:
+    if not _sent("If-Match") or request.if_match.star_tag:
         return None
     pairs = set()
     for tag in request.if_match.as_set():  # strong tags only
@@ -70,7 +76,7 @@ def expected_versions() -> Expected | None:
 
 def not_modified(row: Versioned) -> Response | None:
     """304 when `If-None-Match` names the row's current ETag (weak comparison), else None."""
-    if "If-None-Match" not in request.headers:
+    if not _sent("If-None-Match"):
         return None
     tags = request.if_none_match
     tag = etag_of(row)

@@ -1,4 +1,4 @@
-"""Hot reads: Core statements compiled once, run on the session's own asyncpg connection.
+"""Hot reads: Core statements compiled once, run on an asyncpg connection from the pool.
 
 The ORM's execute path (compiled-cache lookup, execution context, cursor adapter, result and
 entity processing) costs more than the query itself on a per-request lookup: measured with
@@ -7,11 +7,17 @@ A `CompiledQuery` keeps what matters from SQLAlchemy: the statement is written i
 against the mapped tables (one source of truth for names and types), compiled at import for
 asyncpg's `$n` placeholders; asyncpg prepares it once per connection (its statement cache;
 with `DB_POOLER=pgbouncer` the cache is off: an unnamed statement, parsed with each run).
-It runs on the connection the request's session holds (the documented
-`get_raw_connection()`): the same pool checkout, returned when the session closes. Errors are
-handled as on SQLAlchemy's own path (`driver_errors`). Use it for read-only statements on
-hot paths; writes go through the session (or, for one measured exception,
-`best_app.fastpath`).
+Where it runs: inside a block (`session.begin()`, or a session that began with a read through
+it) on the session's connection; otherwise on a connection borrowed from the engine's pool
+for the one statement (`AsyncEngine.connect()`) and given back when it returns. A statement
+sent alone runs in a transaction of its own, as every statement of a READ COMMITTED
+transaction sees a snapshot of its own: for a read, a transaction around it would add only
+the BEGIN and ROLLBACK round trips and hold the connection until the request ends. The
+asyncpg connection is found once per pooled connection (`get_raw_connection()`, a greenlet
+switch) and kept in its `info` dictionary, which lives as long as that DBAPI connection
+(SQLAlchemy clears it when the pool replaces the connection). Errors are handled as on
+SQLAlchemy's own path (`driver_errors`). Use it for read-only statements on hot paths; writes
+go through the session (or, for one measured exception, `best_app.fastpath`).
 
 Mind the transaction: running on the driver, a `CompiledQuery` does not start the database
 transaction that `session.begin()` has opened in SQLAlchemy (its asyncpg adapter sends BEGIN
@@ -30,7 +36,7 @@ from typing import Any, cast
 import asyncpg
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
@@ -59,16 +65,31 @@ class CompiledQuery:
         return row
 
     async def _run(self, session: AsyncSession, method: str, params: dict[str, Any]) -> Any:
-        connection = await session.connection()
+        engine = session.bind
+        if session.in_transaction() or not isinstance(engine, AsyncEngine):
+            return await self._run_on(await session.connection(), method, params)
+        async with engine.connect() as connection:  # a read by itself: a pool connection
+            return await self._run_on(connection, method, params)  # for the one statement
+
+    async def _run_on(
+        self, connection: AsyncConnection, method: str, params: dict[str, Any]
+    ) -> Any:
         driver = await driver_of(connection)
         return await run_on_driver(connection, driver, self.sql, method, self.args(params))
 
 
 async def driver_of(connection: AsyncConnection) -> asyncpg.Connection:
-    """The asyncpg connection under `connection`."""
-    pooled = await connection.get_raw_connection()
-    driver: asyncpg.Connection = pooled.driver_connection
+    """The asyncpg connection under `connection` (remembered in the pooled connection's `info`,
+    documented as "freely writable for user-defined state to be associated with the database
+    connection")."""
+    info = connection.info
+    if _DRIVER_KEY not in info:  # the connection's first use: one greenlet switch
+        info[_DRIVER_KEY] = (await connection.get_raw_connection()).driver_connection
+    driver: asyncpg.Connection = info[_DRIVER_KEY]
     return driver
+
+
+_DRIVER_KEY = "best_app.driver"
 
 
 async def run_on_driver(

@@ -146,7 +146,7 @@ async def test_a_session_that_has_begun_gets_the_transactional_path(
 ) -> None:
     database, _, _ = reported
     async with database.new_session() as session:
-        await users.get_by_username(session, unique("r"))  # a read begins the session
+        await users.list_users(session, limit=1)  # a read through the session begins it
         assert not fastpath.applies(session)
         with pytest.raises(InvalidRequestError, match="already begun"):
             await cars.buy_car(session, unique("r"), "Golf")
