@@ -1,4 +1,5 @@
-"""`scripts/bench`'s report: a comparison is quoted as the median of its per-round ratios."""
+"""`scripts/bench`'s reports: a comparison is quoted as the median of its per-round ratios;
+instruction counts as counts and ratios."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import argparse
 
 import pytest
 
-from scripts.benchmark.run import Result, markdown, paired, summarise
+from scripts.benchmark import instructions
+from scripts.benchmark.instructions import REQUESTS
+from scripts.benchmark.run import ENDPOINTS, Result, markdown, paired, summarise
 
 
 def test_paired_is_the_median_of_the_per_round_ratios_with_their_range() -> None:
@@ -31,3 +34,14 @@ def test_a_comparison_table_carries_the_paired_ratios() -> None:
     assert summary["endpoints"]["GET /x"]["paired best_app/baseline"]["median"] == 1.0
     table = markdown(summary)
     assert "| 1.000x (0.90-1.25) | 1.000x |" in table
+
+
+def test_instructions_are_counted_for_the_benchmarks_endpoints() -> None:
+    assert REQUESTS.keys() == ENDPOINTS.keys()
+
+
+def test_an_instructions_table_gives_each_checkouts_count_and_the_ratios() -> None:
+    table = {"GET /x": {"best_app": 1_100_000.0, "baseline": 1_000_000.0, "off": 1_250_000.0}}
+    report = instructions.markdown(table, ["best_app", "baseline", "off"], 500)
+    assert "| `GET /x` | 1,100,000 | 1,000,000 | 1,250,000 | 1.100x | 0.880x |" in report
+    assert "best_app/baseline | best_app/off |" in report

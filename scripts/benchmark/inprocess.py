@@ -2,6 +2,10 @@
 
     DATABASE_URL=... .venv/bin/python -m scripts.benchmark.inprocess GET /users/seed-1
     ... inprocess POST /users --body '{"username": "seed-1"}' --profile tottime
+    ... inprocess GET '/users/seed-{n}'   # each request names one of the seeded users
+
+`{n}` in the path or body becomes a number from 1 to 10,000 (the benchmark's seeded users),
+drawn from a fixed-seed generator: every run sends the same requests.
 
 No server and no network: the numbers move far less between runs than wrk's, so a change to
 the app's own request path shows up even when it is a few microseconds. Confirm with
@@ -16,12 +20,14 @@ import asyncio
 import cProfile
 import os
 import pstats
+import random
 import statistics
 import time
 from typing import Any
 
 import uvloop
 
+USERS = 10_000  # as scripts/benchmark/run.py seeds
 TOKEN = "inprocess-token"  # noqa: S105 - a throwaway token for the in-process app
 
 
@@ -45,7 +51,7 @@ async def main(args: argparse.Namespace) -> None:
     from best_app import create_app
 
     app = create_app()
-    body = args.body.encode()
+    users = random.Random(0)  # noqa: S311 - picks test users, not secrets
     statuses: set[int] = set()
 
     async def send(message: dict[str, Any]) -> None:
@@ -53,12 +59,15 @@ async def main(args: argparse.Namespace) -> None:
             statuses.add(message["status"])
 
     async def one() -> None:
+        n = str(users.randint(1, USERS))
+        body = args.body.replace("{n}", n).encode()
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         queue.put_nowait({"type": "http.request", "body": body, "more_body": False})
-        await app(_scope(args.method, args.path, body), queue.get, send)  # type: ignore[arg-type]
+        path = args.path.replace("{n}", n)
+        await app(_scope(args.method, path, body), queue.get, send)  # type: ignore[arg-type]
 
     async with app.test_app():  # runs before_serving: engine, pool
-        for _ in range(min(args.requests, 300)):  # warm-up
+        for _ in range(args.warmup):
             await one()
         rounds = []
         for _ in range(args.rounds):
@@ -85,6 +94,7 @@ if __name__ == "__main__":
     parser.add_argument("--body", default="")
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=300, help="requests before the timing")
     parser.add_argument("--profile", choices=["tottime", "cumtime"], default=None)
     parser.add_argument("--top", type=int, default=40)
     uvloop.run(main(parser.parse_args()))
