@@ -40,11 +40,11 @@ documented cancel-on-disconnect (ARCHITECTURE.md, "Documented extension points o
 
 Measured with `scripts/bench --baseline 5f9c7d1 --variant no-http:FASTPATH=alone --rounds 5`
 (turning order, paired per-round medians, against the same code with Quart's own handling):
-`GET /hello/say` +8% req/s (-7% CPU per request) in the latest final run, +17% in the one
-before; +13% and +5% in two focused runs; one run of an earlier version saw 0%. On the
-database endpoints the sign changes between days: +9% and +13% on the reads in the run before,
--9% and -10% (and -5% to -7% in a 15-round focused run) in the latest, with more CPU per
-request, although in process the trick makes 51 fewer Python calls per read. README,
+`GET /hello/say` +15% req/s (-13% CPU per request) in the latest final run, +8% and +17% in
+the two before; +13% and +5% in two focused runs; one run of an earlier version saw 0%. On
+the database endpoints it has measured from -10% to +13% across days (the latest: reads +2%
+and -1%, writes -6% and -3%), although in process the trick makes 51 fewer Python calls per
+read. README,
 "Performance", has every run; re-measure before relying on it. An earlier
 public-API rewrite (one listener task, disconnects still cancel) gained nothing at the server
 (DEVELOPERS.md): the gain is the listener task.
@@ -80,12 +80,15 @@ driver is checked to be outside a transaction before every statement).
 The rule puts a read that precedes a write inside the write's block. Registration is
 idempotent and nearly always finds the user: then the block is all overhead (begin, commit,
 their bookkeeping and greenlet switches) around one read. With `FASTPATH` on the function
-first sends that read alone (`Alone`, a read-only statement: nothing to commit) and returns
-when it finds the user; only a new user takes the block, which reads again inside it (the
-insert, not either read, settles races). Measured with `scripts/bench --variant
-fastpath-off:FASTPATH=off --rounds 5` (turning order, paired per-round medians): `POST /users`
-existing +20% req/s, -15% CPU per request (the purchase in the same run: +48%, -33%); a new
-user costs one extra read.
+first makes that read before the block (`get_by_username` on a session that has not begun: a
+hot read, which borrows a pool connection for its one statement, `repositories/compiled.py`)
+and returns when it finds the user; only a new user takes the block, which reads again inside
+it (the insert, not either read, settles races). The bend is in the rule, not in how the read
+runs: this part of the trick is the `if` in `register_user_if_not_exist`. Measured with
+`scripts/bench --variant fastpath-off:FASTPATH=off --rounds 5` (turning order, paired
+per-round medians), when the read was still sent by `Alone`: `POST /users` existing +20%
+req/s, -15% CPU per request (the purchase in the same run: +48%, -33%); a new user costs one
+extra read.
 
 ## Measured, for the purchase (`alone`)
 

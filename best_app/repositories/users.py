@@ -38,10 +38,10 @@ async def register_user_if_not_exist(
     between concurrent callers; a loser reads the winner's row instead of raising a unique
     violation. The read first is an optimisation, never the guard: the insert is.
     """
-    if fastpath.applies(session):  # FASTPATH's `alone`: the common case's read
-        found = await _BY_USERNAME_ALONE.fetchrow(session, username=username)
+    if fastpath.applies(session):  # FASTPATH's `alone`: the common case's read, before the block
+        found = await get_by_username(session, username)
         if found is not None:
-            return UserRow.of(found), False
+            return found, False
     async with session.begin():
         existing = await get_by_username(session, username)
         if existing is not None:
@@ -68,10 +68,7 @@ async def register_user_if_not_exist(
     raise RuntimeError(f"user {username!r} kept vanishing while being registered")
 
 
-_BY_USERNAME_STATEMENT = select(*USER_COLUMNS).where(User.username == bindparam("username"))
-_BY_USERNAME = CompiledQuery(_BY_USERNAME_STATEMENT)
-# FASTPATH's `alone`: registering an existing user reads outside the session (`fastpath`).
-_BY_USERNAME_ALONE = fastpath.Alone(_BY_USERNAME_STATEMENT)
+_BY_USERNAME = CompiledQuery(select(*USER_COLUMNS).where(User.username == bindparam("username")))
 
 
 async def get_by_username(session: AsyncSession, username: str) -> UserRow | None:

@@ -1,6 +1,6 @@
 """Instructions per request, counted by valgrind: a cost that wrk's noise hides.
 
-    scripts/bench instructions --baseline GIT_REF [--variant NAME:VAR=VALUE[,...]]...
+    scripts/bench instructions --baseline GIT_REF... [--variant NAME:VAR=VALUE[,...]]...
                                [--requests 500] [--out bench-results]
 
 On a shared 2-CPU machine wrk's requests/s, and even the server's CPU per request, move by
@@ -9,7 +9,7 @@ one run. The number of CPU instructions the app executes for a request does not 
 endpoint is sent through the app's ASGI interface in process (`inprocess.py`: uvloop, the
 real PostgreSQL, one request after another, the same fixed-seed users every run) under
 valgrind's cachegrind, once with W warm-up requests and once with W + N, and the difference
-is divided by N. Repeated counts agree within about 2%.
+is divided by N. Repeated counts agree within about 3%.
 
 What it counts is the app's own work, in its process: not PostgreSQL's, not the server's HTTP
 parsing, not waiting, and not the effects of 64 concurrent clients. It says where a change
@@ -103,7 +103,7 @@ def markdown(table: dict[str, dict[str, float]], names: list[str], requests: int
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--baseline", metavar="GIT_REF")
+    parser.add_argument("--baseline", metavar="GIT_REF", action="append", default=[])
     parser.add_argument("--variant", type=parse_variant, action="append", default=[])
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--out", type=Path, default=ROOT / "bench-results")
@@ -111,9 +111,8 @@ def main() -> int:
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is needed: apt-get install valgrind")
     work = Path(tempfile.mkdtemp(prefix="best_app-instructions-"))
-    checkouts = [Comparison("best_app", ROOT, {}), *args.variant]
-    if args.baseline:
-        checkouts.insert(1, Comparison("baseline", export_commit(args.baseline, work / "b"), {}))
+    baselines = [Comparison(ref, export_commit(ref, work / ref), {}) for ref in args.baseline]
+    checkouts = [Comparison("best_app", ROOT, {}), *baselines, *args.variant]
     server_url = os.environ.get("BENCH_DATABASE_URL") or embedded_pg.start(
         ROOT / ".data" / "pg", "postgres"
     )
