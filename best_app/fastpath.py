@@ -20,7 +20,7 @@ body and its closing message (Hypercorn sends a body, then an empty message that
 Then it handles the request in the server's own task and hands an in-memory response to the
 server as two messages. No timer is set for a request without a body (HTTP/1.x with neither
 Content-Length nor Transfer-Encoding: its one message comes with the request) or for an
-in-memory response (the body is built and the database session closed: a client that stops
+in-memory response (the body is built and the database session released: a client that stops
 reading holds only its connection, as an idle keep-alive one does); a body is taken within
 `BODY_TIMEOUT`, and a streamed response is sent within `RESPONSE_TIMEOUT` (`asyncio.timeout`,
 no task). A disconnect before the request is complete, a body over `MAX_CONTENT_LENGTH` (413)

@@ -2,7 +2,8 @@
 
 The engine is created in `before_serving` (each Hypercorn worker is its own process with its
 own event loop) and disposed in `after_serving`. A request's session is opened on first use
-and closed in `teardown_request`, which runs even when the handler raises.
+and, if it holds a transaction, closed in `teardown_request`, which runs even when the handler
+raises.
 """
 
 from __future__ import annotations
@@ -126,8 +127,8 @@ class Database:
     read (`repositories.compiled`) outside a block borrows a connection for its statement and
     leaves the session unbegun.
     A request makes its write call before any other use of its session (`begin()` refuses a
-    session that already began); a function that reads and then writes does both inside
-    its own block.
+    session that already began; a hot read does not begin it, so the guard does not see
+    one); a function that reads and then writes does both inside its own block.
 
     Readiness checks (`schema_problem`) have an engine of their own with one connection: a
     check must tell whether the database answers, not wait behind every request queued for

@@ -9,7 +9,7 @@ one run. The number of CPU instructions the app executes for a request does not 
 endpoint is sent through the app's ASGI interface in process (`inprocess.py`: uvloop, the
 real PostgreSQL, one request after another, the same fixed-seed users every run) under
 valgrind's cachegrind, once with W warm-up requests and once with W + N, and the difference
-is divided by N. Repeated counts agree within about 3%.
+is divided by N. Repeated counts agree within about 3% (5% on hello, the smallest count).
 
 What it counts is the app's own work, in its process: not PostgreSQL's, not the server's HTTP
 parsing, not waiting, and not the effects of 64 concurrent clients. It says where a change

@@ -48,15 +48,17 @@ async def test_pool_exhaustion_is_503_then_recovers(database_url: str, server_lo
             assert [r.status_code for r in after] == [200] * 5
 
 
+@pytest.mark.parametrize("read", ["list", "hot"])
 @pytest.mark.parametrize("fastpath", ["off", "http"])
 async def test_clients_that_leave_mid_query_leave_the_pool_whole(
-    database_url: str, server_log: Path, fastpath: str
+    database_url: str, server_log: Path, fastpath: str, read: str
 ) -> None:
     """Clients that disconnect while their handlers wait on the database. With Quart's own
     handling (`FASTPATH` without `http`) the handlers are cancelled (Quart's documented
     behaviour): their connections must come back to the pool usable, or a small pool runs dry
     and every later request is a 503. With the `http` trick they finish and the server drops
-    the answers (`best_app.fastpath`): the pool is whole as well."""
+    the answers (`best_app.fastpath`): the pool is whole as well. Both kinds of read: the
+    list, through the session, and one user, a hot read on a connection it borrowed."""
     env = server_env(
         database_url,
         DB_POOL_SIZE="2",
@@ -65,11 +67,17 @@ async def test_clients_that_leave_mid_query_leave_the_pool_whole(
         FASTPATH=fastpath,
     )
     with run_server(env, server_log) as server:
+        path, route = "/users", "/users"
+        if read == "hot":
+            path, route = f"/users/held{uuid.uuid4().hex[:10]}", "/users/<username:username>"
+            async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+                made = await http.post("/users", json={"username": path.rpartition("/")[2]})
+                assert made.status_code == 201, made.text
         async with users_table_locked(database_url):
             leavers = []
             for _ in range(4):  # twice the pool: two hold connections, two wait for one
                 client = httpx.AsyncClient(base_url=server.url, timeout=30)
-                leavers.append((client, asyncio.create_task(client.get("/users"))))
+                leavers.append((client, asyncio.create_task(client.get(path))))
             await asyncio.sleep(0.5)
             for client, task in leavers:
                 task.cancel()  # httpx closes the connection: the client has left
@@ -85,14 +93,17 @@ async def test_clients_that_leave_mid_query_leave_the_pool_whole(
             scrape = (await http.get("/metrics")).text
     assert metric(scrape, "best_app_http_requests_total", status="500") == 0
     assert "Traceback" not in server.log()
-    left = metric(scrape, "best_app_http_requests_total", route="/users", status="499")
+    left = metric(scrape, "best_app_http_requests_total", route=route, status="499")
+    answered = metric(scrape, "best_app_http_requests_total", route=route, status="200")
+    later = 10 if read == "list" else 1  # the reads of this route after the lock
     if fastpath == "off":
         # Counted and logged as what they were: clients that left, not server errors.
         assert left == 4
-        assert server.log().count("GET /users - ") == 4
+        assert server.log().count(f"GET {path} - ") == 4
+        assert answered == later
     else:  # the handlers finished: counted under their status, answered to nobody
         assert left == 0
-        assert metric(scrape, "best_app_http_requests_total", route="/users", status="200") == 14
+        assert answered == 4 + later
 
 
 async def test_sigterm_lets_in_flight_requests_finish(database_url: str, server_log: Path) -> None:
