@@ -44,8 +44,7 @@ Measured with `scripts/bench --baseline 5f9c7d1 --variant no-http:FASTPATH=alone
 the two before; +13% and +5% in two focused runs; one run of an earlier version saw 0%. On
 the database endpoints it has measured from -10% to +13% across days (the latest: reads +2%
 and -1%, writes -6% and -3%), although in process the trick makes 51 fewer Python calls per
-read. README,
-"Performance", has every run; re-measure before relying on it. An earlier
+read. README, "Performance", has every run; re-measure before relying on it. An earlier
 public-API rewrite (one listener task, disconnects still cancel) gained nothing at the server
 (DEVELOPERS.md): the gain is the listener task.
 
@@ -125,11 +124,16 @@ from quart.typing import ResponseTypes
 from quart.utils import encode_headers
 from quart.wrappers import Request, Response
 from quart.wrappers.response import DataBody
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ClauseElement
 
 from best_app.config import HTTP_TRICK, Settings
-from best_app.repositories.compiled import CompiledQuery, driver_of, run_on_driver
+from best_app.repositories.compiled import (
+    CompiledQuery,
+    driver_of,
+    run_on_driver,
+    unbegun_engine,
+)
 from best_app.web.middleware import declares_body, is_http1
 
 
@@ -229,11 +233,7 @@ def applies(session: AsyncSession) -> bool:
     """Whether `session`'s next write (or the read before it) may take this module's fast
     path: `FASTPATH` names `alone`, the session has not begun, and it is bound to an engine (the
     app's own sessions)."""
-    return (
-        bool(session.info.get(INFO_KEY))
-        and not session.in_transaction()
-        and isinstance(session.bind, AsyncEngine)
-    )
+    return bool(session.info.get(INFO_KEY)) and unbegun_engine(session) is not None
 
 
 class Alone:
@@ -244,9 +244,9 @@ class Alone:
 
     async def fetchrow(self, session: AsyncSession, **params: Any) -> asyncpg.Record | None:
         """The statement's first returned row, committed; `session` must satisfy `applies`."""
-        engine = session.bind
-        if not isinstance(engine, AsyncEngine):
-            raise TypeError("the fast path needs a session bound to an engine (see `applies`)")
+        engine = unbegun_engine(session)
+        if engine is None:
+            raise TypeError("the fast path needs an unbegun session bound to an engine (`applies`)")
         async with engine.connect() as connection:
             driver = await driver_of(connection)
             if driver.is_in_transaction():

@@ -45,3 +45,5 @@ def test_an_instructions_table_gives_each_checkouts_count_and_the_ratios() -> No
     report = instructions.markdown(table, ["best_app", "baseline", "off"], 500)
     assert "| `GET /x` | 1,100,000 | 1,000,000 | 1,250,000 | 1.100x | 0.880x |" in report
     assert "best_app/baseline | best_app/off |" in report
+    alone = instructions.markdown({"GET /x": {"best_app": 7.0}}, ["best_app"], 1)
+    assert "| endpoint | best_app instructions/request |\n|---|---:|\n| `GET /x` | 7 |\n" in alone

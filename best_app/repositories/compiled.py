@@ -65,8 +65,8 @@ class CompiledQuery:
         return row
 
     async def _run(self, session: AsyncSession, method: str, params: dict[str, Any]) -> Any:
-        engine = session.bind
-        if session.in_transaction() or not isinstance(engine, AsyncEngine):
+        engine = unbegun_engine(session)
+        if engine is None:  # inside a block: the block's connection
             return await self._run_on(await session.connection(), method, params)
         async with engine.connect() as connection:  # a read by itself: a pool connection
             return await self._run_on(connection, method, params)  # for the one statement
@@ -76,6 +76,16 @@ class CompiledQuery:
     ) -> Any:
         driver = await driver_of(connection)
         return await run_on_driver(connection, driver, self.sql, method, self.args(params))
+
+
+def unbegun_engine(session: AsyncSession) -> AsyncEngine | None:
+    """The engine of a session that has not begun (and is bound to an engine, as the app's
+    sessions are): a statement may then borrow a connection of its own, as nothing the session
+    holds would be bypassed. None inside a block, or for a session bound to a connection."""
+    engine = session.bind
+    if session.in_transaction() or not isinstance(engine, AsyncEngine):
+        return None
+    return engine
 
 
 async def driver_of(connection: AsyncConnection) -> asyncpg.Connection:

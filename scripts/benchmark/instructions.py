@@ -31,9 +31,11 @@ from pathlib import Path
 
 from scripts import embedded_pg
 from scripts.benchmark.run import (
+    POOL,
     ROOT,
     Comparison,
     export_commit,
+    inherited_env,
     parse_variant,
     prepare_database,
 )
@@ -55,14 +57,8 @@ def count(checkout: Comparison, database_url: str, endpoint: str, requests: int)
     """Instructions of one in-process run: WARMUP requests, then `requests` more."""
     method, path, body = REQUESTS[endpoint]
     with tempfile.NamedTemporaryFile(prefix="cachegrind-") as out:
-        env = {
-            **{k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "API_TOKENS"}},
-            "PYTHONPATH": str(checkout.workdir),
-            "DATABASE_URL": database_url,
-            "DB_POOL_SIZE": "20",
-            "DB_MAX_OVERFLOW": "0",
-            **checkout.env,
-        }
+        env = inherited_env() | POOL | checkout.env
+        env |= {"PYTHONPATH": str(checkout.workdir), "DATABASE_URL": database_url}
         subprocess.run(  # noqa: S603
             ["valgrind", "--tool=cachegrind", "--cache-sim=no",  # noqa: S607
              f"--cachegrind-out-file={out.name}", sys.executable, str(INPROCESS),
@@ -84,15 +80,11 @@ def per_request(checkout: Comparison, database_url: str, endpoint: str, requests
 
 def markdown(table: dict[str, dict[str, float]], names: list[str], requests: int) -> str:
     this, others = names[0], names[1:]
-    lines = [
-        "| endpoint | " + " | ".join(f"{n} instructions/request" for n in names) + " | "
-        + " | ".join(f"{this}/{o}" for o in others) + " |",
-        "|---|" + "---:|" * (len(names) + len(others)),
-    ]  # fmt: skip
+    columns = [f"{n} instructions/request" for n in names] + [f"{this}/{o}" for o in others]
+    lines = ["| endpoint | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
     for endpoint, row in table.items():
-        counts = " | ".join(f"{row[n]:,.0f}" for n in names)
-        ratios = " | ".join(f"{row[this] / row[o]:.3f}x" for o in others)
-        lines.append(f"| `{endpoint}` | {counts} | {ratios} |")
+        cells = [f"{row[n]:,.0f}" for n in names] + [f"{row[this] / row[o]:.3f}x" for o in others]
+        lines.append(f"| `{endpoint}` | " + " | ".join(cells) + " |")
     lines += [
         "",
         f"Counted by valgrind's cachegrind over {requests} requests sent one after another "

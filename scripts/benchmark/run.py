@@ -119,6 +119,18 @@ class Result:
     non2xx: int = 0
 
 
+# best_app's pool in every benchmark: the ceiling's 20 connections, all kept (with 10 + 10
+# overflow, 64 concurrent clients make SQLAlchemy open and close overflow connections all
+# the time).
+POOL = {"DB_POOL_SIZE": "20", "DB_MAX_OVERFLOW": "0"}
+
+
+def inherited_env() -> dict[str, str]:
+    """This process's environment for a benchmarked process, without the settings the
+    benchmark gives it (a developer's own DATABASE_URL or API_TOKENS would leak in)."""
+    return {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "API_TOKENS"}}
+
+
 def _free_port() -> int:
     import socket
 
@@ -193,8 +205,7 @@ def start_servers(
     plain = url.set(drivername="postgresql").render_as_string(hide_password=False)
     psycopg2 = url.set(drivername="postgresql+psycopg2").render_as_string(hide_password=False)
     python = sys.executable
-    base_env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "API_TOKENS"}}
-    base_env["PYTHONPATH"] = str(ROOT)
+    base_env = inherited_env() | {"PYTHONPATH": str(ROOT)}
     commands: dict[str, tuple[list[str], dict[str, str]]] = {}
     ports = {name: _free_port() for name in (*CONTESTANTS, *(c.name for c in comparisons))}
 
@@ -206,10 +217,7 @@ def start_servers(
 
     best_app_env = {
         "APP_ENV": "production", "SECRET_KEY": "b" * 40, "API_TOKENS": TOKEN,
-        "DATABASE_URL": plain, "HOST": "127.0.0.1", "WEB_CONCURRENCY": "1",
-        # The ceiling's 20 connections, all kept: with 10 + 10 overflow, 64 concurrent
-        # clients make SQLAlchemy open and close overflow connections all the time.
-        "DB_POOL_SIZE": "20", "DB_MAX_OVERFLOW": "0",
+        "DATABASE_URL": plain, "HOST": "127.0.0.1", "WEB_CONCURRENCY": "1", **POOL,
     }  # fmt: skip
     commands["best_app"] = (hypercorn(ROOT), best_app_env | {"PORT": str(ports["best_app"])})
     commands["seed"] = (
