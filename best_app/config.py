@@ -73,6 +73,13 @@ class Settings(BaseSettings):
     db_pool_timeout: float = Field(default=5.0, gt=0)
     db_statement_timeout_ms: int = Field(default=5000, ge=0)
     db_wait_timeout: float = Field(default=60.0, ge=0)
+    # `best-app migrate` (best_app/ops/migrations.py): a direct (or session-pooled) address when
+    # DATABASE_URL goes through a transaction pooler; how long a migration's DDL (and its turn at
+    # the migration lock) may wait for a lock before it gives up and retries; and how long it
+    # retries before it fails.
+    migration_database_url: str = Field(default="", repr=False)
+    migration_lock_timeout_ms: int = Field(default=2000, ge=1)
+    migration_timeout: float = Field(default=300.0, gt=0)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     web_concurrency: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
@@ -140,6 +147,11 @@ class Settings(BaseSettings):
                 "is not set (scripts/run and scripts/test start an embedded PostgreSQL and set it)"
             )
         return normalise_database_url(value)
+
+    @field_validator("migration_database_url")
+    @classmethod
+    def _normalise_migration_url(cls, value: str) -> str:
+        return normalise_database_url(value) if value else value
 
     @field_validator("modules")
     @classmethod

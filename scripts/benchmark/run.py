@@ -41,7 +41,7 @@ from sqlalchemy.engine import make_url
 from tqdm import tqdm
 
 from best_app.config import Settings, normalise_database_url
-from best_app.ops.migrations import alembic_config
+from best_app.database.schema import alembic_config
 from best_app.ops.seed import seed
 from scripts import embedded_pg
 

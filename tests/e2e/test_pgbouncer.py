@@ -23,7 +23,7 @@ from sqlalchemy import text
 from best_app import create_app
 from best_app.config import Settings
 from best_app.database import Database, create_engine
-from best_app.ops.migrations import expected_heads
+from best_app.database.schema import expected_heads
 from best_app.repositories import cars, users
 from scripts.pgbouncer import PgBouncer
 from tests.utils.dbtools import plain_dsn, users_table_locked

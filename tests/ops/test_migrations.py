@@ -15,8 +15,8 @@ from sqlalchemy.engine import Connection
 
 from best_app.config import Settings
 from best_app.database import create_engine
+from best_app.database.schema import alembic_config, expected_heads
 from best_app.models import Base
-from best_app.ops.migrations import alembic_config, expected_heads
 from tests.utils.dbtools import migrate
 
 T = TypeVar("T")

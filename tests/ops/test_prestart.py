@@ -11,8 +11,9 @@ from sqlalchemy import text
 
 from best_app.config import Settings
 from best_app.database import create_engine
-from best_app.ops.migrations import expected_heads
-from best_app.ops.prestart import DatabaseNotReadyError, migrate, wait_for_database
+from best_app.database.schema import expected_heads
+from best_app.ops.migrations import migrate
+from best_app.ops.prestart import DatabaseNotReadyError, wait_for_database
 
 
 async def test_wait_gives_up_with_one_clear_line(make_settings: Callable[..., Settings]) -> None:

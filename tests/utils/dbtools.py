@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 
 from best_app.config import normalise_database_url
 from best_app.database import Database, current_database
-from best_app.ops.migrations import alembic_config
+from best_app.database.schema import alembic_config
 
 
 async def database_of(app: Quart) -> Database:
