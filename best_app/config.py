@@ -96,7 +96,7 @@ class Settings(BaseSettings):
     trusted_proxies: CommaList = ()
     metrics_token: SecretStr | None = None
     # `best_app.fastpath`'s tricks in use: `on` (all), `off` (the house rules everywhere), or
-    # the names of some, e.g. `alone` (README, Settings).
+    # the names of some, e.g. `alone` (docs/settings.md).
     fastpath: CommaList = FASTPATH_TRICKS
 
     @field_validator("api_tokens", "modules", "cors_origins", "trusted_proxies", mode="before")

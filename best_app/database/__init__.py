@@ -132,7 +132,7 @@ class Database:
     Readiness checks (`best_app.database.schema.schema_problem`) have an engine of their own with
     one connection: a check must tell whether the database answers, not wait behind every request queued for
     the request pool. Under overload that wait failed the check on every replica at once and
-    the load balancer took them all out of rotation (README, "Scaling out").
+    the load balancer took them all out of rotation (docs/performance.md, "Scaling out").
     """
 
     def __init__(self, settings: Settings) -> None:

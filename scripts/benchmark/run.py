@@ -6,7 +6,7 @@
 One PostgreSQL database with 10,000 users and 5 cars each; three servers on 127.0.0.1, each
 one worker; wrk in interleaved rounds whose order turns each round (A B C, B C A, C A B, ...),
 so drift hits all alike and no server always holds the same place (with a fixed order the
-same comparison moved by up to 15%: README, "Performance"). Reports
+same comparison moved by up to 15%: docs/benchmark/history.md). Reports
 median requests/s, p50/p99 latency, non-2xx and peak RSS, with ratios, as JSON, Markdown and
 a PNG chart. `--baseline REF` adds a fourth server, best_app as of that commit (its files
 from `git archive`, served by the same environment against the same database), and the
