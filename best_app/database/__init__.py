@@ -129,10 +129,10 @@ class Database:
     session that already began; a hot read does not begin it, so the guard does not see
     one); a function that reads and then writes does both inside its own block.
 
-    Readiness checks (`best_app.database.schema.schema_problem`) have an engine of their own with
-    one connection: a check must tell whether the database answers, not wait behind every request queued for
-    the request pool. Under overload that wait failed the check on every replica at once and
-    the load balancer took them all out of rotation (docs/performance.md, "Scaling out").
+    Readiness checks (`best_app.database.schema.schema_problem`) have an engine of their own
+    with one connection: a check must tell whether the database answers, not wait behind every
+    request queued for the request pool. Under overload that wait failed the check on every
+    replica at once and the load balancer took them all out of rotation (docs/deployment.md).
     """
 
     def __init__(self, settings: Settings) -> None:
