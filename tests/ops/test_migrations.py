@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
@@ -25,7 +24,7 @@ from best_app.database.schema import alembic_config, code_revisions, expected_he
 from best_app.models import Base
 from best_app.ops.migrations import MigrationError
 from best_app.ops.migrations import migrate as migrate_now
-from tests.utils.dbtools import migrate, plain_dsn
+from tests.utils.dbtools import migrate, plain_dsn, users_table_read
 from tests.utils.releases import NEXT_REVISION, write_next_release
 
 T = TypeVar("T")
@@ -209,19 +208,6 @@ async def test_concurrent_migrations_take_turns(
     assert await _versions(empty_database_url) == sorted(expected_heads())
 
 
-@asynccontextmanager
-async def _reading_users(url: str) -> AsyncIterator[None]:
-    """A transaction that has read `users` (ACCESS SHARE, as any long read holds) until exit:
-    an ALTER TABLE must wait for it."""
-    conn = await asyncpg.connect(plain_dsn(url))
-    try:
-        async with conn.transaction():
-            await conn.fetchval("SELECT count(*) FROM users")
-            yield
-    finally:
-        await conn.close()
-
-
 async def test_a_revision_behind_a_long_transaction_retries_then_lands(
     make_settings: Callable[..., Settings], empty_database_url: str, next_release: str,
     caplog: pytest.LogCaptureFixture,
@@ -229,7 +215,7 @@ async def test_a_revision_behind_a_long_transaction_retries_then_lands(
     await asyncio.to_thread(migrate, empty_database_url, next_release)  # release N's schema
     settings = make_settings(database_url=empty_database_url, migration_lock_timeout_ms=200)
     started = time.monotonic()
-    async with _reading_users(empty_database_url):
+    async with users_table_read(empty_database_url):
         migration = asyncio.create_task(migrate_now(settings))
         await asyncio.sleep(1.5)
         assert not migration.done()
@@ -247,7 +233,7 @@ async def test_a_lock_held_past_migration_timeout_fails_with_one_line(
     settings = make_settings(
         database_url=empty_database_url, migration_lock_timeout_ms=100, migration_timeout=1.0
     )
-    async with _reading_users(empty_database_url):
+    async with users_table_read(empty_database_url):
         started = time.monotonic()
         with pytest.raises(MigrationError, match=r"migration gave up after 1s: a lock"):
             await migrate_now(settings)
