@@ -21,6 +21,7 @@ import yaml
 from best_app.config import Settings
 from tests.utils.haproxy import CONFIG as HAPROXY_CONFIG
 from tests.utils.haproxy import haproxy_binary
+from tests.utils.requires import require
 
 ROOT = Path(__file__).resolve().parents[1]
 K8S = ROOT / "deploy" / "k8s"
@@ -246,7 +247,6 @@ def test_haproxy_checks_faster_than_the_default_drain() -> None:
         assert line in text
 
 
-@pytest.mark.skipif(haproxy_binary() is None, reason="haproxy is not installed")
 @pytest.mark.parametrize(
     "env",
     [
@@ -257,6 +257,7 @@ def test_haproxy_checks_faster_than_the_default_drain() -> None:
 )
 def test_haproxy_config_is_valid(env: dict[str, str]) -> None:
     binary = haproxy_binary()
+    require(binary is not None, "haproxy is not installed (apt-get install haproxy)")
     assert binary is not None
     result = subprocess.run(  # noqa: S603 - our own command line
         [binary, "-c", "-f", str(HAPROXY_CONFIG)],

@@ -22,15 +22,19 @@ import pytest
 
 from tests.utils.dbtools import plain_dsn
 from tests.utils.haproxy import haproxy_binary, run_haproxy
+from tests.utils.requires import require
 from tests.utils.server import REPLICA, Server, run_server, server_env
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        haproxy_binary() is None,
-        reason="haproxy is not installed (apt-get install haproxy; .ci/run installs it)",
-    ),
-]
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(autouse=True)
+def _haproxy_installed() -> None:
+    require(
+        haproxy_binary() is not None,
+        "haproxy is not installed (apt-get install haproxy; .ci/run installs it)",
+    )
+
 
 CLIENTS = 6
 LOAD_LIMIT = 120.0  # seconds: the load stops by then whatever happens
