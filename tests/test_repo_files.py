@@ -10,8 +10,10 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from tests.utils.requires import require
 
@@ -67,6 +69,45 @@ def test_ci_workflow_is_valid() -> None:
         ".github/workflows/ci.yml",
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _workflow() -> dict[Any, Any]:
+    workflow: dict[Any, Any] = yaml.safe_load((ROOT / ".github/workflows/ci.yml").read_text())
+    return workflow
+
+
+def _runs(job: dict[str, Any]) -> str:
+    return "\n".join(step.get("run", "") for step in job["steps"])
+
+
+def test_ci_installs_every_real_part_the_tests_require() -> None:
+    """On GitHub (CI=true) a missing part fails its test: the workflow must bring each one."""
+    jobs = _workflow()["jobs"]
+    test = jobs["test"]
+    runs = _runs(test)
+    (apt,) = [line for line in runs.replace("\\\n", " ").splitlines() if "apt-get install" in line]
+    assert {"pgbouncer", "haproxy", "wrk", "redis-server"} <= set(apt.split())
+    assert "scripts/install-actionlint" in runs
+    assert "command -v chromium" in runs
+    assert "postgres" in test["services"]
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"  # the tests' Python
+    setups = [step for step in test["steps"] if "setup-python" in step.get("uses", "")]
+    assert [step["with"]["python-version"] for step in setups] == [version]
+    assert test["env"]["PYTHON"] == f"python{version}"
+    image = jobs["image"]
+    assert "--load" in image["env"]["BUILD_FLAGS"].split()
+    assert "scripts/container-test" in _runs(image)
+
+
+def test_ci_audits_the_locked_dependencies_weekly() -> None:
+    workflow = _workflow()
+    on = workflow[True]  # YAML 1.1 reads the key `on` as a boolean
+    assert on["schedule"][0]["cron"].endswith("* * 1")
+    audit = workflow["jobs"]["audit"]
+    assert "schedule" in audit["if"]
+    runs = _runs(audit)
+    assert "export --frozen" in runs
+    assert re.search(r"pip_audit .*-r ", runs.replace("\\\n", " ")), runs
 
 
 def _actionlint(*workflows: str | Path) -> subprocess.CompletedProcess[str]:
