@@ -20,18 +20,12 @@ import httpx
 import pytest
 
 from tests.utils.dbtools import migrate
-from tests.utils.haproxy import haproxy_binary, run_haproxy
+from tests.utils.haproxy import run_haproxy
 from tests.utils.load import Load, assert_stored_once, client
 from tests.utils.releases import NEXT_REVISION, best_app_migrate, write_next_release
 from tests.utils.server import REPLICA, Server, run_server, server_env
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        haproxy_binary() is None,
-        reason="haproxy is not installed (apt-get install haproxy; .ci/run installs it)",
-    ),
-]
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("haproxy_installed")]
 
 CLIENTS = 32
 LOAD_LIMIT = 120.0  # seconds: the load stops by then whatever happens
