@@ -64,8 +64,7 @@ HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
     CMD ["best-app", "healthcheck"]
 ENTRYPOINT ["tini", "--", "/app/entrypoint.sh"]
 # One process that drains on SIGTERM (WEB_CONCURRENCY=1 above): a container is a replica, scaled
-# by running more of them. Multi-worker: set WEB_CONCURRENCY to the number of workers; then
-# `best-app serve` runs Hypercorn's multi-worker parent, which does not drain. Unset (outside
-# this image), the count defaults to the CPU quota of the process's cgroup (best_app/ops/cpus.py),
-# not the host's CPU count.
+# by running more of them. Multi-worker: WEB_CONCURRENCY=N, or `auto` for the CPU quota of the
+# container's cgroup (best_app/cpus.py), never the host's CPU count; `best-app serve` then runs
+# Hypercorn's multi-worker parent, which does not drain.
 CMD ["best-app", "serve"]

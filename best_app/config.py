@@ -7,12 +7,13 @@ database address never have a usable production default.
 from __future__ import annotations
 
 import ipaddress
-import os
 from typing import Annotated, Literal, Self
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from quart import Quart, current_app
+
+from best_app.cpus import available_cpus
 
 DEV_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production"  # noqa: S105 - a known dev value
 MIN_SECRET_KEY_LENGTH = 32
@@ -82,7 +83,9 @@ class Settings(BaseSettings):
     migration_timeout: float = Field(default=300.0, gt=0)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
-    web_concurrency: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    # Hypercorn worker processes: by default the CPUs this process may use (a container's CPU
+    # quota, not the host's count: best_app/cpus.py); `auto` says the same explicitly.
+    web_concurrency: int = Field(default_factory=available_cpus, ge=1)
     graceful_timeout: float = Field(default=30.0, ge=0)
     # How long an idle keep-alive connection stays open. Longer than the idle timeout of
     # whatever reuses connections to us (a proxy, a client's pool: httpx 5 s, HAProxy, cloud load
@@ -133,6 +136,11 @@ class Settings(BaseSettings):
         for proxy in value:
             ipaddress.ip_network(proxy, strict=False)  # ValueError names the bad entry
         return value
+
+    @field_validator("web_concurrency", mode="before")
+    @classmethod
+    def _auto_workers(cls, value: object) -> object:
+        return available_cpus() if isinstance(value, str) and value.strip() == "auto" else value
 
     @field_validator("log_level", mode="before")
     @classmethod

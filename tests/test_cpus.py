@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from best_app.ops.cpus import available_cpus, cpu_quota, schedulable_cpus
+from best_app.cpus import available_cpus, cpu_quota, schedulable_cpus
 
 
 def _write(root: Path, name: str, text: str) -> None:
