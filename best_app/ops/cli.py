@@ -74,6 +74,15 @@ def _serve(settings: Settings) -> int:
     return 0
 
 
+def _log_alembic_too() -> None:
+    """Alembic's own lines ("Running upgrade A -> B", one per revision) through best_app's
+    handler and format (alembic/env.py leaves logging to its caller)."""
+    alembic = logging.getLogger("alembic")
+    alembic.handlers[:] = logging.getLogger("best_app").handlers
+    alembic.setLevel(logging.INFO)
+    alembic.propagate = False
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="best-app", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -100,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         return _serve(settings)
     configure_logging(settings)
     logging.getLogger("best_app").setLevel(logging.INFO)
+    _log_alembic_too()
     match args.command:
         case "wait-db":
             timeout = args.timeout if args.timeout is not None else settings.db_wait_timeout
