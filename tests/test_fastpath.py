@@ -1,12 +1,14 @@
-"""`best_app.fastpath`: the library versions its tricks were written for, and the `http`
-trick's switch and what it does differently. The answers themselves are the same on and off
-(`tests/web/test_connection.py`), and the whole suite runs once with `FASTPATH=off`. What the
-database receives with the `alone` tricks is in `tests/repositories/test_fastpath.py`."""
+"""`best_app.fastpath`: off by default, the library versions its tricks were written for (and
+their refusal on others), and the `http` trick's switch and what it does differently. The
+answers themselves are the same on and off (`tests/test_fastpath_http.py`), and the whole suite
+runs once with `FASTPATH=off`. What the database receives with the `alone` tricks is in
+`tests/repositories/test_fastpath.py`."""
 
 from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 from collections.abc import Callable
 from importlib.metadata import version
 from typing import Any
@@ -27,21 +29,52 @@ from tests.web.test_connection import (
     handler_outcome_when_the_client_leaves,
 )
 
-# The releases each trick was written against and checked on (`http`: Quart; `alone`:
-# SQLAlchemy and asyncpg): a new one fails here until the trick's assumptions (the module's
-# text) are re-read against it and re-measured.
-PINNED = {
-    "quart": (Version("0.22"), Version("0.23")),
-    "sqlalchemy": (Version("2.1"), Version("2.2")),
-    "asyncpg": (Version("0.32"), Version("0.33")),
-}
+PINS = [(trick, package) for trick, pins in fastpath.PINNED.items() for package in pins]
 
 
-@pytest.mark.parametrize("package", PINNED)
-def test_the_libraries_are_versions_the_tricks_were_written_for(package: str) -> None:
-    low, high = PINNED[package]
+@pytest.mark.parametrize(("trick", "package"), PINS)
+def test_the_libraries_are_versions_the_tricks_were_written_for(trick: str, package: str) -> None:
+    # A new release fails here (and the trick is refused at start) until the trick's
+    # assumptions (the module's text) are re-read against it, re-measured, and the pin moved.
+    low, high = fastpath.PINNED[trick][package]
     installed = Version(version(package))
-    assert low <= installed < high, f"{package} {installed}: re-check best_app/fastpath.py"
+    assert Version(low) <= installed < Version(high), f"{package} {installed}: re-check {trick}"
+
+
+def test_the_default_settings_switch_on_no_trick(
+    make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("FASTPATH", raising=False)  # the suite's own runs set it
+    settings = make_settings()
+    assert settings.fastpath == ()
+    assert fastpath.switched_on(settings) == ()
+    assert fastpath.session_info(()) == {}
+    assert create_app(settings).asgi_http_class is ASGIHTTPConnection
+
+
+@pytest.mark.parametrize("trick", list(fastpath.PINNED))
+def test_a_trick_asked_for_on_an_unpinned_version_is_refused_with_a_log_line(
+    make_settings: Callable[..., Settings], caplog: pytest.LogCaptureFixture, trick: str
+) -> None:
+    versions = fastpath.installed_versions()
+    package, (_, high) = next(iter(fastpath.PINNED[trick].items()))
+    unpinned = {**versions, package: high}  # the first release outside the range
+    settings = make_settings(fastpath="on")
+    with caplog.at_level(logging.WARNING, logger="best_app.fastpath"):
+        assert trick not in fastpath.switched_on(settings, versions=unpinned)
+        assert fastpath.switched_on(settings, versions=versions) == settings.fastpath
+    [line] = [record.getMessage() for record in caplog.records]
+    assert line.startswith(f"FASTPATH trick {trick!r} refused: {package} {high} (pinned: >=")
+    assert line.endswith("using the plain path (best_app/fastpath.py)")
+
+
+def test_a_refused_http_trick_leaves_quarts_own_handling(
+    make_settings: Callable[..., Settings],
+) -> None:
+    tricks = fastpath.switched_on(make_settings(fastpath="http"), versions={"quart": "0.23.0"})
+    app = create_app(make_settings(fastpath="off"))
+    fastpath.install(app, tricks)
+    assert app.asgi_http_class is ASGIHTTPConnection
 
 
 def test_the_quart_internals_it_uses_are_there_as_it_expects() -> None:

@@ -9,9 +9,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from best_app import fastpath
 from best_app.models import User
-from best_app.repositories.compiled import CompiledQuery
+from best_app.repositories import query
 from best_app.repositories.pages import Page
 from best_app.repositories.rows import USER_COLUMNS, USERS, UserRow
 from best_app.repositories.versions import Expected, update_if_current, write_if_current
@@ -38,7 +37,7 @@ async def register_user_if_not_exist(
     between concurrent callers; a loser reads the winner's row instead of raising a unique
     violation. The read first is an optimisation, never the guard: the insert is.
     """
-    if fastpath.applies(session):  # FASTPATH's `alone`: the common case's read, before the block
+    if query.sends_alone(session):  # FASTPATH's `alone`: the common case's read, before the block
         found = await get_by_username(session, username)
         if found is not None:
             return found, False
@@ -68,12 +67,12 @@ async def register_user_if_not_exist(
     raise RuntimeError(f"user {username!r} kept vanishing while being registered")
 
 
-_BY_USERNAME = CompiledQuery(select(*USER_COLUMNS).where(User.username == bindparam("username")))
+_BY_USERNAME = select(*USER_COLUMNS).where(User.username == bindparam("username"))
 
 
 async def get_by_username(session: AsyncSession, username: str) -> UserRow | None:
     """The user named `username`, or None."""
-    row = await _BY_USERNAME.fetchrow(session, username=username)
+    row = await query.read_one(session, _BY_USERNAME, {"username": username})
     return None if row is None else UserRow.of(row)
 
 
