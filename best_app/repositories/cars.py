@@ -42,6 +42,7 @@ _FIRST_PERIOD = (
     .returning(OWNERSHIPS.c.id)
     .cte("first_period")
 )
+_OWNER_KEYS = query.foreign_keys_of(CARS.c.owner_id, OWNERSHIPS.c.owner_id)
 _BUY_CAR = select(*(_NEW_CAR.c[column.name] for column in CAR_COLUMNS)).add_cte(_FIRST_PERIOD)
 
 
@@ -55,8 +56,10 @@ async def buy_car(session: AsyncSession, username: str, model: str) -> CarRow | 
     # One statement in `session.begin()`; FASTPATH's `alone` sends it alone (`query.write_one`).
     try:
         row = await query.write_one(session, _BUY_CAR, {"model": model, "username": username})
-    except IntegrityError:  # the owner was deleted between our read and the key check
-        return None
+    except IntegrityError as error:
+        if query.violates(error, _OWNER_KEYS):  # the owner was deleted between read and check
+            return None
+        raise
     return None if row is None else CarRow.of(row)
 
 

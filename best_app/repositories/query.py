@@ -26,11 +26,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import RowMapping
+from sqlalchemy import Column, RowMapping
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.sql import Executable
 
 from best_app.database import READS_KEY
+from best_app.database.driver_errors import driver_error
 from best_app.repositories.rows import Named
 
 # In `Session.info` (SQLAlchemy documents it as the application's own), beside `READS_KEY`.
@@ -89,3 +91,20 @@ async def write_one(session: AsyncSession, statement: Executable, params: Params
         return await send(session.bind, statement, params)
     async with session.begin():
         return (await session.execute(statement, params)).mappings().first()
+
+
+def foreign_keys_of(*columns: Column[Any]) -> frozenset[str]:
+    """The names of the foreign keys on `columns` (the models' naming convention makes them)."""
+    return frozenset(
+        str(key.constraint.name)
+        for column in columns
+        for key in column.foreign_keys
+        if key.constraint is not None
+    )
+
+
+def violates(error: IntegrityError, constraints: frozenset[str]) -> bool:
+    """Whether `error` is the violation of one of `constraints`, by the name PostgreSQL reports:
+    a function maps only the violations it expects, and any other reaches the caller."""
+    name = getattr(driver_error(error.orig), "constraint_name", None) if error.orig else None
+    return isinstance(name, str) and name in constraints

@@ -67,6 +67,7 @@ _OPEN_PERIOD = insert(OWNERSHIPS).values(
         bindparam("opened_at", type_=DateTime(timezone=True)), func.statement_timestamp()
     ),
 )
+_BUYER_KEYS = query.foreign_keys_of(CARS.c.owner_id, OWNERSHIPS.c.owner_id)
 _TRANSFER = (
     update(CARS)
     .where(CARS.c.id == bindparam("the_car"))
@@ -100,8 +101,10 @@ async def sell_car(
             since = (await session.execute(_CLOSE_PERIOD, params)).scalar_one_or_none()
             await session.execute(_OPEN_PERIOD, params | {"opened_at": since})
             sold = (await session.execute(_TRANSFER, params)).mappings().one()
-    except IntegrityError as error:  # the buyer was deleted after the lock: rolled back
-        raise NoSuchBuyerError(buyer) from error
+    except IntegrityError as error:  # rolled back
+        if query.violates(error, _BUYER_KEYS):  # the buyer was deleted after the lock
+            raise NoSuchBuyerError(buyer) from error
+        raise
     return CarRow.of(sold)
 
 

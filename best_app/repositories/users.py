@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from best_app.models import User
 from best_app.repositories import query
 from best_app.repositories.pages import Page
-from best_app.repositories.rows import USER_COLUMNS, USERS, UserRow
+from best_app.repositories.rows import CARS, USER_COLUMNS, USERS, UserRow
 from best_app.repositories.versions import Expected, update_if_current, write_if_current
 
 # A concurrent DELETE can remove the row between our INSERT and our SELECT; try again then.
@@ -106,6 +106,9 @@ async def update_role(
     return None if row is None else UserRow.of(row)
 
 
+_OWNED_CARS = query.foreign_keys_of(CARS.c.owner_id)
+
+
 async def delete_user(
     session: AsyncSession, username: str, *, expected: Expected | None = None
 ) -> bool:
@@ -121,5 +124,7 @@ async def delete_user(
             session, statement, table=USERS, key=USERS.c.username == username, expected=expected
         )
     except IntegrityError as error:  # the block has rolled back
-        raise UserHasCarsError(username) from error
+        if query.violates(error, _OWNED_CARS):
+            raise UserHasCarsError(username) from error
+        raise
     return row is not None

@@ -79,3 +79,19 @@ async def users_table_locked(database_url: str) -> AsyncIterator[None]:
             yield
     finally:
         await conn.close()
+
+
+@asynccontextmanager
+async def extra_check(database_url: str, table: str, condition: str) -> AsyncIterator[None]:
+    """A CHECK constraint of the test's own on `table` while the block runs (NOT VALID: rows
+    already there are not checked), for a violation that no foreign key explains."""
+    conn = await asyncpg.connect(plain_dsn(database_url))
+    name = f"test_check_{uuid.uuid4().hex[:12]}"
+    try:
+        await conn.execute(
+            f"ALTER TABLE {table} ADD CONSTRAINT {name} CHECK ({condition}) NOT VALID"
+        )
+        yield
+    finally:
+        await conn.execute(f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {name}")
+        await conn.close()
