@@ -43,8 +43,8 @@ Its trade, the reason it is a switch: nobody listens for `http.disconnect` while
 runs (nor while a streamed response is sent), so a client that disconnects mid-request no
 longer cancels its handler (Quart's documented behaviour). The handler finishes (a database
 call is never cut off half-way), the server drops the answer, and `/metrics` counts it under
-its real status instead of 499. `FASTPATH=off` (or a list without `http`) keeps the
-documented cancel-on-disconnect (ARCHITECTURE.md, "Documented extension points only").
+its real status instead of 499. Without it (the default, or a list without `http`) Quart's
+documented cancel-on-disconnect holds (ARCHITECTURE.md, "Documented extension points only").
 
 It gains on `GET /hello/say` only, which is why it is off by default with the others.
 Measured with `scripts/bench --baseline 5f9c7d1 --variant no-http:FASTPATH=alone --rounds 5`

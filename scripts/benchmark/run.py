@@ -11,7 +11,7 @@ median requests/s, p50/p99 latency, non-2xx and peak RSS, with ratios, as JSON, 
 a PNG chart. `--baseline REF` adds a fourth server, best_app as of that commit (its files
 from `git archive`, served by the same environment against the same database), and the
 ratio best_app/baseline: a change's cost measured side by side in one run. `--variant
-fastpath-off:FASTPATH=off` likewise adds best_app with other settings (a switch's worth).
+fastpath-on:FASTPATH=on` likewise adds best_app with other settings (a switch's worth).
 """
 
 from __future__ import annotations
