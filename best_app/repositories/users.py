@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import String, bindparam, delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -76,15 +76,21 @@ async def get_by_username(session: AsyncSession, username: str) -> UserRow | Non
     return None if row is None else UserRow.of(row)
 
 
+# Ids start at 1, so `after` 0 means "from the start"; a NULL role means any role.
+_PAGE = (
+    select(*USER_COLUMNS)
+    .where(User.id > bindparam("after"))
+    .where(bindparam("role", type_=String).is_(None) | (User.role == bindparam("role")))
+    .order_by(User.id)
+    .limit(bindparam("limit"))
+)
+
+
 async def list_users(
     session: AsyncSession, *, role: str | None = None, limit: int = 50, after: int | None = None
 ) -> Page[UserRow]:
-    stmt = select(*USER_COLUMNS).order_by(User.id).limit(limit + 1)
-    if role is not None:
-        stmt = stmt.where(User.role == role)
-    if after is not None:
-        stmt = stmt.where(User.id > after)
-    rows = (await session.execute(stmt)).mappings().all()
+    params = {"role": role, "after": 0 if after is None else after, "limit": limit + 1}
+    rows = await query.read(session, _PAGE, params)
     return Page.from_rows([UserRow.of(row) for row in rows], limit)
 
 
