@@ -9,7 +9,7 @@ from best_app import config, fastpath
 from best_app.config import Settings, load_settings
 from best_app.database import Database
 from best_app.errors import register_error_handlers
-from best_app.modules import BLUEPRINTS
+from best_app.modules import enabled
 from best_app.observability import metrics
 from best_app.observability import routes as metrics_routes
 from best_app.observability.logs import configure_logging
@@ -23,16 +23,27 @@ __all__ = ["create_app"]
 
 
 def create_app(settings: Settings | None = None) -> Quart:
-    """Build the app: settings -> database -> modules -> errors and headers."""
+    """Build the app: settings -> database -> modules -> errors and headers.
+
+    `FASTPATH`'s tricks (`best_app.fastpath`, none by default) are installed here, from
+    above: nothing below the factory imports them.
+    """
     settings = settings if settings is not None else load_settings()
     configure_logging(settings)
+    tricks = fastpath.switched_on(settings)  # a trick on an unpinned release is refused (log)
 
     app = Quart(__name__)
     app.request_class = Request
     app.url_map.converters["username"] = UsernameConverter
     config.init_app(app, settings)
 
-    Database(settings).init_app(app)
+    database = Database(settings, session_info=fastpath.session_info(tricks))
+    database.init_app(app)
+
+    async def instrument_pool() -> None:  # after `database.connect`, registered before it
+        metrics.instrument_pool(database.engine)
+
+    app.before_serving(instrument_pool)
     drain = draining.init_app(app)
     # quart-schema's own doc pages load from CDNs; `best_app.web.docs` serves /docs instead.
     QuartSchema(
@@ -49,8 +60,8 @@ def create_app(settings: Settings | None = None) -> Quart:
     # Always on: operators and orchestrators need them whatever else is enabled.
     app.register_blueprint(health.blueprint)
     app.register_blueprint(metrics_routes.blueprint)
-    for name in settings.modules:
-        app.register_blueprint(BLUEPRINTS[name])
+    for blueprint in enabled(settings.modules):
+        app.register_blueprint(blueprint)
 
     register_error_handlers(app)
     app.before_request(record_route)  # first hook: a request refused by the next is labelled too
@@ -58,5 +69,5 @@ def create_app(settings: Settings | None = None) -> Quart:
     metrics.init_app(app)
     edge = Edge(app.asgi_app, metrics.observe, closing=lambda: drain.draining)
     app.asgi_app = edge  # type: ignore[method-assign]  # Quart's documented middleware hook
-    fastpath.install(app, settings)  # FASTPATH's tricks (on unless switched off)
+    fastpath.install(app, tricks)
     return app

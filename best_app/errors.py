@@ -125,7 +125,7 @@ _UNAVAILABLE_SQLSTATE_CLASSES = frozenset({"08", "53", "57", "40"})
 def database_unavailable(error: DBAPIError) -> bool:
     """A database error the client should retry: the connection broke or was refused, the
     driver timed the statement out (an `OSError` from the driver, never one from elsewhere:
-    `database.py` and `repositories/compiled.py` wrap only the driver's), or the server
+    `database/` and `fastpath.py` wrap only the driver's), or the server
     reported a condition of the classes above."""
     if error.connection_invalidated:
         return True

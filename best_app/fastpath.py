@@ -2,13 +2,21 @@
 
 Everything else in best_app uses only documented extension points and follows the transaction
 rule (`tests/test_documented_api.py` enforces the first). Each trick here has a name, states
-its gain measured at the server with `scripts/bench`, and is switched by `FASTPATH`
-(docs/settings.md): `on` (all, the default), `off` (none: the house rules), or the names of
-some (`FASTPATH=alone`). Each has tests that pin the library versions it was written for and
-prove what it changes (`tests/test_fastpath.py`, `tests/repositories/test_fastpath.py`); the
-whole suite also runs once with `FASTPATH=off`. A trick stays only while it measures >= 5% end
-to end; re-measure with `scripts/bench --variant fastpath-off:FASTPATH=off` (or
-`no-http:FASTPATH=alone` for one trick).
+its gain measured at the server with `scripts/bench`, and is switched by `FASTPATH` (Settings):
+`off` (none: the house rules everywhere, the default), `on` (all), or the names of some
+(`FASTPATH=alone`). Each changes something a library documents, so none is on unless named.
+
+Each trick is pinned to the library releases it was written and measured against (`PINNED`,
+the one list; `tests/test_fastpath.py` checks that the installed ones are inside it). At start
+(`switched_on`, called by the factory) a trick asked for on a release outside its range is
+refused: one WARNING line on the `best_app.fastpath` logger names the trick, the package, its
+version and the range, and the plain path is used. Nothing below the factory imports this
+module: the factory installs the `http` trick on the app (`install`) and hands the `alone` trick
+to `Database` as session info (`session_info`), which `best_app.repositories.query` reads.
+
+A trick stays only while it measures >= 5% end to end on the endpoints it targets;
+re-measure with `scripts/bench --variant fastpath-on:FASTPATH=on` (or `alone:FASTPATH=alone`
+for one trick).
 
 ## `http`: Quart's HTTP handling without its per-request tasks (`HTTPConnection`)
 
@@ -35,9 +43,10 @@ Its trade, the reason it is a switch: nobody listens for `http.disconnect` while
 runs (nor while a streamed response is sent), so a client that disconnects mid-request no
 longer cancels its handler (Quart's documented behaviour). The handler finishes (a database
 call is never cut off half-way), the server drops the answer, and `/metrics` counts it under
-its real status instead of 499. `FASTPATH=off` (or a list without `http`) keeps the
-documented cancel-on-disconnect (ARCHITECTURE.md, "Documented extension points only").
+its real status instead of 499. Without it (the default, or a list without `http`) Quart's
+documented cancel-on-disconnect holds (ARCHITECTURE.md, "Documented extension points only").
 
+It gains on `GET /hello/say` only, which is why it is off by default with the others.
 Measured with `scripts/bench --baseline 5f9c7d1 --variant no-http:FASTPATH=alone --rounds 5`
 (turning order, paired per-round medians, against the same code with Quart's own handling):
 `GET /hello/say` +15% req/s (-13% CPU per request) in the latest final run, +8% and +17% in
@@ -48,24 +57,30 @@ read. docs/benchmark/history.md has every run; re-measure before relying on it. 
 public-API rewrite (one listener task, disconnects still cancel) gained nothing at the server
 (DEVELOPERS.md): the gain is the listener task.
 
-## `alone`: a single statement in autocommit (`Alone`), for a purchase (`cars.buy_car`)
+## `alone`: a single statement in autocommit (`send_alone`), for a purchase (`cars.buy_car`)
 
 The rule (`best_app.repositories`): a write runs in `async with session.begin():`. On the
 transactional engine that is three round trips (BEGIN, the statement, COMMIT) and
 SQLAlchemy's execute path. A write that is one statement needs neither for its correctness:
 PostgreSQL runs a statement sent outside a transaction block in a transaction of its own,
 committed when the statement ends and rolled back if it fails, so it is all or nothing as
-the block makes it. `Alone` sends such a statement by itself: compiled once (as
-`CompiledQuery`), run on the driver of a connection it takes from the engine's pool and
+the block makes it. `send_alone` sends such a statement by itself: compiled once (cached by
+statement), run on the driver of a connection it takes from the engine's pool and
 gives back at once, with no SQLAlchemy transaction and no BEGIN: one round trip, committed
 when it returns. Only a function whose whole write is that one statement may use it (a car
 bought: one data-modifying CTE); a write of several statements stays in `session.begin()`.
 
-It applies only to a session that has not begun (`applies`): a request makes its write call
-first (`Database`), and a caller that already holds a transaction gets the transactional
-path, which refuses as `session.begin()` always does. Through PgBouncer (`DB_POOLER=pgbouncer`)
-the statement is unnamed (asyncpg's cache is off) and parsed in the same batch as its
-execution, so it is one transaction on one server connection.
+It applies only to a session that has not begun (`best_app.repositories.query.sends_alone`):
+a request makes its write call first (`Database`), and a caller that already holds a
+transaction gets the transactional path, which refuses as `session.begin()` always does.
+Through PgBouncer (`DB_POOLER=pgbouncer`) the statement is unnamed (asyncpg's cache is off)
+and takes two round trips: Parse and Describe ended by a Flush, then Bind and Execute ended by
+the one Sync. No Sync comes between them, so PostgreSQL runs them as one implicit transaction
+and PgBouncer keeps them on one server connection.
+
+Its trade: the statement never goes through SQLAlchemy's execution, so SQLAlchemy's events
+(statement counts, tracing) do not see it; driver errors are mapped here as SQLAlchemy maps
+them (`_run_on_driver`, the rule in `best_app.database.driver_errors`).
 
 What it relies on, pinned by the tests: asyncpg runs a statement outside a transaction
 block when no `transaction()` is open (documented: its connection is in autocommit unless a
@@ -80,14 +95,18 @@ The rule puts a read that precedes a write inside the write's block. Registratio
 idempotent and nearly always finds the user: then the block is all overhead (begin, commit,
 their bookkeeping and greenlet switches) around one read. With `FASTPATH` on the function
 first makes that read before the block (`get_by_username` on a session that has not begun: a
-hot read, which borrows a pool connection for its one statement, `repositories/compiled.py`)
-and returns when it finds the user; only a new user takes the block, which reads again inside
-it (the insert, not either read, settles races). The bend is in the rule, not in how the read
-runs: this part of the trick is the `if` in `register_user_if_not_exist`. Measured with
+read outside a block, which borrows a pool connection for its one statement through
+SQLAlchemy, `repositories/query.py`) and returns when it finds the user; only a new user
+takes the block, which reads again inside it (the insert, not either read, settles races).
+The bend is in the rule, not in how the read runs: this part of the trick is the `if` in
+`register_user_if_not_exist`. Measured with
 `scripts/bench --variant fastpath-off:FASTPATH=off --rounds 5` (turning order, paired
 per-round medians), when the read was still sent by `Alone`: `POST /users` existing +20%
-req/s, -15% CPU per request (the purchase in the same run: +48%, -33%); a new user costs one
-extra read.
+req/s, -15% CPU per request (the purchase in the same run: +48%, -33%); +12% and +33% in the
+6-server run, `FASTPATH=alone` against `off` (`docs/benchmark/http-trick-turning-6-servers.md`).
+A new user costs one extra read. Not re-measured since reads go through SQLAlchemy (with
+`isolation_level="AUTOCOMMIT"` directly, in a transaction behind PgBouncer, where the read
+first saves nothing): re-measure before relying on it.
 
 ## Measured, for the purchase (`alone`)
 
@@ -104,6 +123,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import re
+from collections.abc import Collection, Mapping, Sequence
+from importlib.metadata import version
 from typing import Any, cast
 
 import asyncpg
@@ -124,24 +147,78 @@ from quart.typing import ResponseTypes
 from quart.utils import encode_headers
 from quart.wrappers import Request, Response
 from quart.wrappers.response import DataBody
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql import ClauseElement
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql import ClauseElement, Executable
+from sqlalchemy.sql.compiler import SQLCompiler
 
-from best_app.config import HTTP_TRICK, Settings
-from best_app.repositories.compiled import (
-    CompiledQuery,
-    driver_of,
-    run_on_driver,
-    unbegun_engine,
-)
+from best_app.config import ALONE_TRICK, HTTP_TRICK, Settings
+from best_app.database.driver_errors import connection_is_unusable
+from best_app.repositories.query import ALONE_KEY, Params
+from best_app.repositories.rows import Named
 from best_app.web.middleware import declares_body, is_http1
 
+log = logging.getLogger(__name__)
 
-def install(app: Quart, settings: Settings) -> None:
-    """Put the HTTP trick in place when `FASTPATH` names it (the database tricks read the
-    mark `Database` puts on its sessions: `applies`)."""
-    if HTTP_TRICK in settings.fastpath:
+# The releases each trick was written against, measured on and tested with: the lowest
+# admitted, and the first refused. A release outside its range turns the trick down at start
+# (`switched_on`); `tests/test_fastpath.py` fails when the installed ones leave it.
+PINNED: Mapping[str, Mapping[str, tuple[str, str]]] = {
+    HTTP_TRICK: {"quart": ("0.22", "0.23")},
+    ALONE_TRICK: {"sqlalchemy": ("2.1", "2.2"), "asyncpg": ("0.32", "0.33")},
+}
+
+
+def installed_versions() -> dict[str, str]:
+    """The installed release of every package a trick is pinned to."""
+    return {package: version(package) for pins in PINNED.values() for package in pins}
+
+
+def switched_on(
+    settings: Settings, *, versions: Mapping[str, str] | None = None
+) -> tuple[str, ...]:
+    """The tricks `FASTPATH` names whose pinned packages are, in `versions` (by default the
+    installed ones, `installed_versions()`), inside their range; each one refused is logged
+    (WARNING) and its plain path is used."""
+    versions = installed_versions() if versions is None else versions
+    allowed = []
+    for trick in settings.fastpath:
+        outside = [
+            f"{package} {versions.get(package, 'missing')} (pinned: >={low},<{high})"
+            for package, (low, high) in PINNED[trick].items()
+            if not _within(versions.get(package), low, high)
+        ]
+        if outside:
+            log.warning(
+                "FASTPATH trick %r refused: %s; using the plain path (best_app/fastpath.py)",
+                trick,
+                ", ".join(outside),
+            )
+        else:
+            allowed.append(trick)
+    return tuple(allowed)
+
+
+def _within(found: str | None, low: str, high: str) -> bool:
+    return found is not None and _release(low) <= _release(found) < _release(high)
+
+
+def _release(version_string: str) -> tuple[int, ...]:
+    """`2.1.9` -> (2, 1, 9); a pre-release counts as its release (`2.2.0b1` -> (2, 2, 0))."""
+    return tuple(int(part) for part in re.findall(r"\d+", version_string.partition("+")[0])[:3])
+
+
+def install(app: Quart, tricks: Collection[str]) -> None:
+    """Put the HTTP trick in place when `tricks` (from `switched_on`) names it."""
+    if HTTP_TRICK in tricks:
         app.asgi_http_class = HTTPConnection
+
+
+def session_info(tricks: Collection[str]) -> dict[str, object]:
+    """What the app's sessions carry in `info` for `tricks` (`Database(session_info=...)`):
+    the `alone` trick's sender, which `best_app.repositories.query.write_one` calls."""
+    return {ALONE_KEY: send_alone} if ALONE_TRICK in tricks else {}
 
 
 class HTTPConnection(ASGIHTTPConnection):
@@ -225,37 +302,73 @@ async def _send_in_memory(send: ASGISendCallable, response: Response, body: Data
     )
 
 
-# In `Session.info` of the app's sessions (`Database`) when `FASTPATH` names `alone`.
-INFO_KEY = "best_app.fastpath"
+_DIALECT = asyncpg_dialect()  # type: ignore[no-untyped-call]  # untyped in SQLAlchemy
+_COMPILED: dict[Executable, tuple[str, Sequence[str]]] = {}  # per module-level statement
 
 
-def applies(session: AsyncSession) -> bool:
-    """Whether `session`'s next write (or the read before it) may take this module's fast
-    path: `FASTPATH` names `alone`, the session has not begun, and it is bound to an engine (the
-    app's own sessions)."""
-    return bool(session.info.get(INFO_KEY)) and unbegun_engine(session) is not None
+def _compiled(statement: Executable) -> tuple[str, Sequence[str]]:
+    """The statement's SQL for asyncpg (`$n` placeholders) and its bind names in order."""
+    found = _COMPILED.get(statement)
+    if found is None:
+        compiled = cast(SQLCompiler, cast(ClauseElement, statement).compile(dialect=_DIALECT))
+        found = _COMPILED[statement] = (compiled.string, compiled.positiontup or ())
+    return found
 
 
-class Alone:
-    """One statement, compiled once, sent by itself in autocommit (see the module's text)."""
-
-    def __init__(self, statement: ClauseElement) -> None:
-        self._query = CompiledQuery(statement)
-
-    async def fetchrow(self, session: AsyncSession, **params: Any) -> asyncpg.Record | None:
-        """The statement's first returned row, committed; `session` must satisfy `applies`."""
-        engine = unbegun_engine(session)
-        if engine is None:
-            raise TypeError("the fast path needs an unbegun session bound to an engine (`applies`)")
-        async with engine.connect() as connection:
-            driver = await driver_of(connection)
-            if driver.is_in_transaction():
-                raise RuntimeError(
-                    "a connection fresh from the pool is in a transaction: the statement would "
-                    "not commit on its own; set FASTPATH=off and re-check best_app/fastpath.py "
-                    "against this SQLAlchemy"
-                )
-            row: asyncpg.Record | None = await run_on_driver(
-                connection, driver, self._query.sql, "fetchrow", self._query.args(params)
+async def send_alone(engine: AsyncEngine, statement: Executable, params: Params) -> Named | None:
+    """`statement` sent by itself in autocommit on a pool connection of `engine`; its first
+    returned row, committed (see the module's text)."""
+    sql, names = _compiled(statement)
+    async with engine.connect() as connection:
+        driver = await _driver_of(connection)
+        if driver.is_in_transaction():
+            raise RuntimeError(
+                "a connection fresh from the pool is in a transaction: the statement would "
+                "not commit on its own; set FASTPATH=off and re-check best_app/fastpath.py "
+                "against this SQLAlchemy"
             )
-        return row
+        row: asyncpg.Record | None = await _run_on_driver(
+            connection, driver, sql, [params[name] for name in names]
+        )
+    return row
+
+
+_DRIVER_KEY = "best_app.driver"
+
+
+async def _driver_of(connection: AsyncConnection) -> asyncpg.Connection:
+    """The asyncpg connection under `connection`, remembered in the pooled connection's `info`
+    (documented as "freely writable for user-defined state to be associated with the database
+    connection"), which SQLAlchemy clears when the pool replaces the connection."""
+    info = connection.info
+    if _DRIVER_KEY not in info:  # the connection's first use: one greenlet switch
+        info[_DRIVER_KEY] = (await connection.get_raw_connection()).driver_connection
+    driver: asyncpg.Connection = info[_DRIVER_KEY]
+    return driver
+
+
+async def _run_on_driver(
+    connection: AsyncConnection, driver: asyncpg.Connection, sql: str, args: Sequence[Any]
+) -> asyncpg.Record | None:
+    """`driver.fetchrow(sql, *args)`; errors as SQLAlchemy raises them on its own path."""
+    try:
+        row: asyncpg.Record | None = await driver.fetchrow(sql, *args)
+    except (
+        asyncpg.PostgresError,
+        asyncpg.InterfaceError,
+        asyncpg.InternalClientError,
+        OSError,
+    ) as error:
+        # As SQLAlchemy's `handle_error` path does (`best_app.database`): an unusable
+        # connection is invalidated, so the pool replaces it, and the error reaches the app as
+        # a `DBAPIError` around the driver's (an `IntegrityError` for a violated constraint).
+        unusable = connection_is_unusable(error, driver)
+        if unusable:
+            await connection.invalidate(error)
+        wrapper = (
+            IntegrityError
+            if isinstance(error, asyncpg.IntegrityConstraintViolationError)
+            else DBAPIError
+        )
+        raise wrapper(sql, None, error, connection_invalidated=unusable) from error
+    return row

@@ -9,11 +9,11 @@ import pytest
 
 from best_app import create_app
 from best_app.config import (
+    ALL_MODULES,
     DEV_SECRET_KEY,
     FASTPATH_TRICKS,
     Settings,
     SettingsError,
-    available_modules,
     current_settings,
     load_settings,
     normalise_database_url,
@@ -131,8 +131,8 @@ def test_an_unknown_fastpath_trick_stops_start_up() -> None:
         load_settings(_env_file=None, database_url=URL, fastpath="http,fast")
 
 
-def test_the_known_modules_are_the_feature_blueprints() -> None:
-    assert available_modules() == ("hello", "bye", "users", "cars")
+def test_the_default_modules_are_every_feature_module() -> None:
+    assert Settings(_env_file=None, database_url=URL).modules == ALL_MODULES
 
 
 @pytest.mark.parametrize(

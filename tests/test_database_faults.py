@@ -102,10 +102,10 @@ async def _kill_the_pooled_connection(database: Database, settings: Settings) ->
         await killer.dispose()
 
 
-async def test_a_connection_killed_under_a_hot_read_is_503_then_replaced(
+async def test_a_connection_killed_under_a_borrowed_read_is_503_then_replaced(
     make_settings: Callable[..., Settings], unique: Callable[[str], str]
 ) -> None:
-    """Hot reads run on the driver directly; a dead connection must not stay in the pool."""
+    """A read outside a block borrows a pool connection; a dead one must not stay in the pool."""
     settings = make_settings(db_pool_size=1, db_max_overflow=0)
     quart_app = create_app(settings)
     async with quart_app.test_app() as app:

@@ -5,8 +5,9 @@ the one module allowed to rely on library internals (each trick there has its me
 a switch and version pins: `tests/test_fastpath.py`):
 
 - no import of an underscored name, or from an underscored module, of another package;
-- no attribute read, call or write (`x._name`, `getattr(x, "_name")`) of an underscored name
-  that best_app itself does not define;
+- no attribute read, call or write (`x._name`, `getattr(x, "_name")`) of an underscored name,
+  except `self._name` / `cls._name` inside a class of best_app that defines `_name` itself
+  (a name best_app defines elsewhere does not make another object's `_name` ours);
 - no class of best_app defines an underscored name its third-party base classes already use
   (that would overwrite the library's private state).
 """
@@ -18,6 +19,7 @@ import importlib
 import inspect
 import re
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,8 +51,8 @@ def _modules(root: Path) -> dict[str, ast.Module]:
 
 
 def defined_names(trees: dict[str, ast.Module]) -> set[str]:
-    """Every name best_app defines: functions, classes, variables, arguments, and attributes
-    it assigns on `self` or `cls`."""
+    """Every name the given code defines: functions, classes, variables, arguments, and
+    attributes it assigns on `self` or `cls`."""
     names: set[str] = set()
     for tree in trees.values():
         for node in ast.walk(tree):
@@ -72,6 +74,50 @@ def defined_names(trees: dict[str, ast.Module]) -> set[str]:
     return names
 
 
+def _class_names(cls: ast.ClassDef) -> set[str]:
+    """What a class of best_app defines itself: its methods and class attributes, and what its
+    methods assign on `self` or `cls` (not its arguments or local variables)."""
+    names: set[str] = set()
+    for node in cls.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(t.id for t in targets if isinstance(t, ast.Name))
+    stores = defined_names({"": ast.Module(body=cls.body, type_ignores=[])})
+    attributes = {
+        node.attr
+        for node in ast.walk(cls)
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.ctx, ast.Store)
+        and isinstance(node.value, ast.Name)
+        and node.value.id in {"self", "cls"}
+    }
+    return names | (attributes & stores)
+
+
+def _ours(node: ast.AST, name: str, classes: list[ast.ClassDef]) -> bool:
+    """`self._name` or `cls._name` inside a class of best_app that defines `_name` itself. Any
+    other `x._name` may be a library's private, whatever best_app defines elsewhere."""
+    return (
+        isinstance(node, ast.Name)
+        and node.id in {"self", "cls"}
+        and bool(classes)
+        and name in _class_names(classes[-1])
+    )
+
+
+def _with_classes(
+    tree: ast.AST, classes: list[ast.ClassDef] | None = None
+) -> Iterator[tuple[ast.AST, list[ast.ClassDef]]]:
+    """Every node of `tree`, with the classes it is inside (innermost last)."""
+    classes = classes or []
+    for child in ast.iter_child_nodes(tree):
+        yield child, classes
+        inner = [*classes, child] if isinstance(child, ast.ClassDef) else classes
+        yield from _with_classes(child, inner)
+
+
 def _third_party(module: str | None, level: int) -> bool:
     if level or module is None:
         return False
@@ -81,14 +127,11 @@ def _third_party(module: str | None, level: int) -> bool:
 
 def private_uses(root: Path, exempt: set[str] = EXEMPT) -> list[Finding]:
     trees = _modules(root)
-    # Names best_app defines outside the exempt modules: `fastpath.py` importing a private
-    # name must not make it look like best_app's own elsewhere.
-    own = defined_names({path: tree for path, tree in trees.items() if path not in exempt})
     findings: list[Finding] = []
     for path, tree in trees.items():
         if path in exempt:
             continue
-        for node in ast.walk(tree):
+        for node, classes in _with_classes(tree):
             line = getattr(node, "lineno", 0)
             if isinstance(node, ast.ImportFrom) and _third_party(node.module, node.level):
                 assert node.module is not None
@@ -104,7 +147,11 @@ def private_uses(root: Path, exempt: set[str] = EXEMPT) -> list[Finding]:
                     parts = alias.name.split(".")
                     if _third_party(alias.name, 0) and any(_private(p) for p in parts):
                         findings.append(Finding(path, line, f"import {alias.name}"))
-            elif isinstance(node, ast.Attribute) and _private(node.attr) and node.attr not in own:
+            elif (
+                isinstance(node, ast.Attribute)
+                and _private(node.attr)
+                and not _ours(node.value, node.attr, classes)
+            ):
                 verb = {ast.Load: "reads", ast.Store: "writes", ast.Del: "deletes"}
                 findings.append(Finding(path, line, f"{verb[type(node.ctx)]} .{node.attr}"))
             elif (
@@ -115,7 +162,7 @@ def private_uses(root: Path, exempt: set[str] = EXEMPT) -> list[Finding]:
                 and isinstance(node.args[1], ast.Constant)
                 and isinstance(node.args[1].value, str)
                 and _private(node.args[1].value)
-                and node.args[1].value not in own
+                and not _ours(node.args[0], node.args[1].value, classes)
             ):
                 findings.append(Finding(path, line, f"{node.func.id}(..., {node.args[1].value!r})"))
     return findings
@@ -128,7 +175,10 @@ def test_best_app_uses_no_private_name_of_another_library() -> None:
 def test_the_check_catches_each_kind_of_private_use(tmp_path: Path) -> None:
     (tmp_path / "own.py").write_text(
         "class Own:\n    def __init__(self):\n        self._mine = 1\n"
-        "    def _helper(self):\n        return self._mine\n"
+        "    def _helper(self):\n        return self._mine + self._helper2()\n"  # ours
+        "    def _helper2(self):\n        return getattr(self, '_mine')\n"  # ours
+        "def _cached_json():\n    pass\n"  # a name best_app defines ...
+        "class Provider(OpenAPIProvider):\n    def build(self):\n        return self._app\n"
     )
     (tmp_path / "bad.py").write_text(
         "from quart.asgi import _handle_exception\n"
@@ -137,15 +187,14 @@ def test_the_check_catches_each_kind_of_private_use(tmp_path: Path) -> None:
         "from collections import _OrderedDictItemsView\n"  # stdlib: import allowed, not read
         "from .own import _helper\n"  # relative: ours
         "def f(request, provider, body, own):\n"
-        "    request._cached_json[False]\n"
+        "    request._cached_json[False]\n"  # ... does not make another object's ours
         "    provider._app.view_functions\n"
         "    body._data = b''\n"
         "    getattr(request, '_cached_json')\n"
-        "    own._mine\n"  # best_app defines it
-        "    own._helper()\n"
+        "    own._mine\n"  # another object's: best_app's class or not, not read from outside
         "    request.__class__\n"
     )
-    # Named in the exempt fastpath.py only: still not ours elsewhere.
+    # Named in the exempt fastpath.py only: not ours elsewhere either.
     (tmp_path / "other.py").write_text("def g(asgi):\n    asgi._send_response\n")
     (tmp_path / "fastpath.py").write_text("from quart.asgi import _send_response\n")
     found = sorted(f.what for f in private_uses(tmp_path))
@@ -156,8 +205,10 @@ def test_the_check_catches_each_kind_of_private_use(tmp_path: Path) -> None:
             "import quart._private",
             "reads ._cached_json",
             "reads ._app",
+            "reads ._app",  # the subclass reads its library base class's private state
             "writes ._data",
             "getattr(..., '_cached_json')",
+            "reads ._mine",
             "reads ._send_response",
         ]
     )

@@ -36,10 +36,10 @@ async def test_an_oserror_outside_the_driver_is_a_500_not_a_503(
 async def test_a_backend_terminated_mid_statement_is_one_503_then_the_connection_is_replaced(
     settings: Settings, database_url: str, unique: Callable[[str], str]
 ) -> None:
-    """The server ends the connection while a hot read waits on a lock (FATAL 57P01; through
-    PgBouncer, its error for the crashed server connection): that request is a 503, and the
-    only pooled connection is replaced, so the next request is served. Directly and through
-    PgBouncer (`settings` runs both routes)."""
+    """The server ends the connection while a read outside a block waits on a lock (FATAL
+    57P01; through PgBouncer, its error for the crashed server connection): that request is a
+    503, and the only pooled connection is replaced, so the next request is served. Directly
+    and through PgBouncer (`settings` runs both routes)."""
     settings = settings.model_copy(update={"db_pool_size": 1, "db_max_overflow": 0})
     name = unique("u")
     async with (
@@ -50,7 +50,7 @@ async def test_a_backend_terminated_mid_statement_is_one_503_then_the_connection
             waiting = asyncio.ensure_future(client.get(f"/users/{name}"))
             deadline = time.monotonic() + 5
             while not await backends(sampler, database_url, READ_WAITING_ON_LOCK, terminate=True):
-                assert time.monotonic() < deadline, "the hot read never waited on the lock"
+                assert time.monotonic() < deadline, "the read never waited on the lock"
                 await asyncio.sleep(0.02)
             await assert_problem(await waiting, 503)
         assert (await client.get(f"/users/{name}")).status_code == 200

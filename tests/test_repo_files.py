@@ -44,7 +44,9 @@ def test_uv_lock_check_fails_when_pyproject_changes(tmp_path: Path) -> None:
         shutil.copy(ROOT / name, tmp_path / name)
     pyproject = tmp_path / "pyproject.toml"
     # Still satisfied by the locked version, but the lock records what pyproject asked for.
-    pyproject.write_text(pyproject.read_text().replace('"orjson>=3.10"', '"orjson>=3.11"'))
+    text, changed = re.subn(r'"orjson>=[^"]+"', '"orjson>=3.0"', pyproject.read_text())
+    assert changed == 1
+    pyproject.write_text(text)
     result = subprocess.run(  # noqa: S603
         [_tool("uv"), "lock", "--check"],
         cwd=tmp_path, capture_output=True, text=True, check=False, timeout=300,

@@ -9,6 +9,7 @@ raises.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from quart import Quart, current_app, g
@@ -23,10 +24,12 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import NullPool
 
-from best_app import fastpath
-from best_app.config import ALONE_TRICK, Settings
+from best_app.config import Settings
 from best_app.database.driver_errors import connection_is_unusable
-from best_app.observability.metrics import instrument_pool
+
+# In the `info` of the app's sessions: the engine a read outside a block borrows from
+# (`best_app.repositories.query`). SQLAlchemy documents `Session.info` as the app's own.
+READS_KEY = "best_app.reads"
 
 _SESSION_KEY = "_best_app_db_session"
 
@@ -43,10 +46,10 @@ def _connect_args(settings: Settings) -> dict[str, Any]:
         # A transaction pooler hands the server connection to another client after every
         # transaction: no statement may be named and reused across transactions, and no
         # startup parameter PgBouncer does not track (it refuses `statement_timeout`).
-        # - asyncpg's cache off: its statements are unnamed, and parsed again in the same
-        #   message batch as their execution (so a hot read needs no transaction around it);
+        # - asyncpg's cache off: its own statements are unnamed, parsed again with each run;
         # - SQLAlchemy's cache off and its statement names unique: it prepares each statement
-        #   inside the transaction it runs in (the engine is transactional), under a new name;
+        #   (one round trip) and then executes it (another) inside the transaction it runs in,
+        #   under a new name; so every statement, reads too, runs in a transaction here;
         # - the statement timeout is asyncpg's `command_timeout`: on expiry asyncpg sends
         #   PostgreSQL a cancel request, which PgBouncer forwards to the server connection.
         args["statement_cache_size"] = 0
@@ -121,13 +124,19 @@ class Database:
 
     The unit of work: a repository function that writes runs all its statements in
     `async with session.begin():`, which commits when the block ends and rolls back if it
-    raises, so a write is all or nothing. Reads need no block: the session begins a
-    transaction on first use and `close()` (at the end of the request) rolls it back; a hot
-    read (`repositories.compiled`) outside a block borrows a connection for its statement and
-    leaves the session unbegun.
+    raises, so a write is all or nothing. Reads need no block: a read outside a block
+    (`repositories.query`) borrows a connection for its statement from the engine the
+    sessions name in their `info` (`READS_KEY`): this engine with
+    `isolation_level="AUTOCOMMIT"` (SQLAlchemy's documented per-engine option, sharing the
+    pool: the statement is its own transaction, one round trip), or behind PgBouncer the
+    transactional engine itself (a statement prepared in one transaction and executed in
+    another could reach two server connections there). The session stays unbegun.
     A request makes its write call before any other use of its session (`begin()` refuses a
-    session that already began; a hot read does not begin it, so the guard does not see
-    one); a function that reads and then writes does both inside its own block.
+    session that already began; a read outside a block does not begin it, so the guard does
+    not see one); a function that reads and then writes does both inside its own block.
+
+    `session_info` is put in every session's `info` beside `READS_KEY`: the factory's way to
+    install a trick from above (`best_app.fastpath`) without this module knowing of it.
 
     Readiness checks (`best_app.database.schema.schema_problem`) have an engine of their own
     with one connection: a check must tell whether the database answers, not wait behind every
@@ -135,8 +144,11 @@ class Database:
     replica at once and the load balancer took them all out of rotation (docs/deployment.md).
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self, settings: Settings, *, session_info: Mapping[str, object] | None = None
+    ) -> None:
         self._settings = settings
+        self._session_info = dict(session_info or {})
         self._engine: AsyncEngine | None = None
         self._check_engine: AsyncEngine | None = None
         self._sessions: async_sessionmaker[AsyncSession] | None = None
@@ -162,9 +174,12 @@ class Database:
 
     async def connect(self) -> None:
         self._engine = create_engine(self._settings)
-        instrument_pool(self._engine)
-        # `FASTPATH` with `alone` marks the app's sessions: `fastpath.applies` reads the mark.
-        info = {fastpath.INFO_KEY: True} if ALONE_TRICK in self._settings.fastpath else {}
+        reads = (
+            self._engine
+            if self._settings.db_pooler == "pgbouncer"
+            else self._engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
+        info = {**self._session_info, READS_KEY: reads}
         self._sessions = async_sessionmaker(self._engine, expire_on_commit=False, info=info)
         one = {"db_pool_size": 1, "db_max_overflow": 0}  # opened at the first check
         self._check_engine = create_engine(self._settings.model_copy(update=one))

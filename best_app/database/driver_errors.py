@@ -1,8 +1,9 @@
 """What a driver error means for the connection it happened on, and SQLAlchemy's exception for it.
 
 One rule for both ways a statement reaches asyncpg: SQLAlchemy's execute path (through the
-`handle_error` event in `database.py`) and the hot reads run on the driver directly
-(`repositories/compiled.py`). Either way the app sees a `sqlalchemy.exc.DBAPIError` whose
+`handle_error` event in `database/__init__.py`), which every statement of the house rules
+takes, and `FASTPATH`'s `alone` trick, which runs its one statement on the driver directly
+(`best_app.fastpath`). Either way the app sees a `sqlalchemy.exc.DBAPIError` whose
 `orig` is the driver's error, and a connection that can no longer be used is invalidated, so
 the pool replaces it.
 """

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import Literal, get_args
 
 from sqlalchemy import CheckConstraint, Date, String, func
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column
 
 from best_app.models.base import Base, IdentityKey, Versioned
-
-if TYPE_CHECKING:
-    from best_app.models.car import Car
 
 Role = Literal["student", "teacher", "employee"]
 ROLES: tuple[str, ...] = get_args(Role)
@@ -28,8 +25,6 @@ class User(IdentityKey, Versioned, Base):
     username: Mapped[str] = mapped_column(String(USERNAME_MAX_LENGTH), unique=True)
     created_at: Mapped[dt.date] = mapped_column(Date, server_default=func.current_date())
     role: Mapped[str] = mapped_column(String(16), server_default=DEFAULT_ROLE)
-
-    cars: Mapped[list[Car]] = relationship(back_populates="owner", lazy="raise")
 
     def __repr__(self) -> str:
         return f"<User {self.username}>"

@@ -1,9 +1,11 @@
 """The feature modules: one blueprint each. `MODULES` (settings) picks which an app registers.
 
-This tuple is the one list of modules: settings accept exactly their blueprints' names.
-(Health, metrics and docs routes are machinery, always on: `best_app.web`,
-`best_app.observability`.)
+`MODULES` accepts exactly their blueprints' names (`config.ALL_MODULES`, the same names:
+settings know names, never blueprints). (Health, metrics and docs routes are machinery,
+always on: `best_app.web`, `best_app.observability`.)
 """
+
+from collections.abc import Iterable
 
 from quart import Blueprint
 
@@ -16,3 +18,8 @@ FEATURES: tuple[Blueprint, ...] = (
     cars.blueprint,
 )
 BLUEPRINTS: dict[str, Blueprint] = {blueprint.name: blueprint for blueprint in FEATURES}
+
+
+def enabled(names: Iterable[str]) -> list[Blueprint]:
+    """The blueprints of the modules `MODULES` names (validated with the settings)."""
+    return [BLUEPRINTS[name] for name in names]

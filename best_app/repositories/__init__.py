@@ -5,12 +5,13 @@ The transaction rule (one way, for every write): a function that writes runs all
 statements inside `async with session.begin():`. The block commits when it ends and rolls back
 if anything in it raises, so the function's work is all or nothing; never call `commit()` or
 `rollback()` by hand. A function that reads before it writes does the read inside the block
-too. Reads alone need no block: a read through the session begins a transaction that closing
-the session at the end of the request rolls back; a hot read (`compiled.py`) outside a block
-borrows a pool connection for its one statement.
+too. Reads alone need no block: a read outside a block (`query.read`, `query.read_one`)
+borrows a pool connection for its one statement. Every statement goes through SQLAlchemy
+(`query.py` says where each runs); a statement inside `session.begin()` is always inside the
+block's database transaction.
 
-Two marked exceptions, measured and switched by `FASTPATH` (`best_app.fastpath`):
-`cars.buy_car`, a single statement, is sent alone in autocommit, and
-`users.register_user_if_not_exist` sends its read alone before opening its block. Do not copy
-them.
+Two marked exceptions, off unless `FASTPATH` names `alone` (installed from above by the
+factory, `best_app.fastpath`): `cars.buy_car`, a single statement, is sent alone in
+autocommit, and `users.register_user_if_not_exist` makes its read before opening its block.
+Do not copy them.
 """

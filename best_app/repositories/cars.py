@@ -9,9 +9,8 @@ from sqlalchemy import String, bindparam, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from best_app import fastpath
 from best_app.models import Car, User
-from best_app.repositories.compiled import CompiledQuery
+from best_app.repositories import query
 from best_app.repositories.pages import Page
 from best_app.repositories.rows import CAR_COLUMNS, CARS, OWNERSHIPS, CarRow
 from best_app.repositories.versions import Expected, update_if_current, write_if_current
@@ -43,9 +42,8 @@ _FIRST_PERIOD = (
     .returning(OWNERSHIPS.c.id)
     .cte("first_period")
 )
+_OWNER_KEYS = query.foreign_keys_of(CARS.c.owner_id, OWNERSHIPS.c.owner_id)
 _BUY_CAR = select(*(_NEW_CAR.c[column.name] for column in CAR_COLUMNS)).add_cte(_FIRST_PERIOD)
-# FASTPATH's `alone`: the one statement sent alone, in autocommit (`best_app.fastpath`).
-_BUY_CAR_ALONE = fastpath.Alone(_BUY_CAR)
 
 
 async def buy_car(session: AsyncSession, username: str, model: str) -> CarRow | None:
@@ -55,25 +53,20 @@ async def buy_car(session: AsyncSession, username: str, model: str) -> CarRow | 
     The owner is looked up inside the INSERT, so a user deleted concurrently either blocks
     the insert (the foreign key) or makes it insert nothing.
     """
+    # One statement in `session.begin()`; FASTPATH's `alone` sends it alone (`query.write_one`).
     try:
-        if fastpath.applies(session):
-            row = await _BUY_CAR_ALONE.fetchrow(session, model=model, username=username)
-        else:
-            async with session.begin():
-                row = (
-                    (await session.execute(_BUY_CAR, {"model": model, "username": username}))
-                    .mappings()
-                    .one_or_none()
-                )
-    except IntegrityError:  # the owner was deleted between our read and the key check
-        return None
+        row = await query.write_one(session, _BUY_CAR, {"model": model, "username": username})
+    except IntegrityError as error:
+        if query.violates(error, _OWNER_KEYS):  # the owner was deleted between read and check
+            return None
+        raise
     return None if row is None else CarRow.of(row)
 
 
 # The owner's id comes along so that "no such user" (no row) and "no cars" (one row of NULL
 # car columns) are told apart in the same query. Ids start at 1, so `after` 0 means "from
 # the start".
-_USER_CARS = CompiledQuery(
+_USER_CARS = (
     select(User.id.label("user_id"), *CAR_COLUMNS)
     .outerjoin(Car, (Car.owner_id == User.id) & (Car.id > bindparam("after")))
     .where(User.username == bindparam("username"))
@@ -86,20 +79,19 @@ async def get_user_cars(
     session: AsyncSession, username: str, *, limit: int = 50, after: int | None = None
 ) -> Page[CarRow] | None:
     """The user's cars by id, or None when there is no such user (one query either way)."""
-    rows = await _USER_CARS.fetch(
-        session, username=username, after=0 if after is None else after, limit=limit + 1
-    )
+    params = {"username": username, "after": 0 if after is None else after, "limit": limit + 1}
+    rows = await query.read(session, _USER_CARS, params)
     if not rows:
         return None
     cars = [CarRow.of(row) for row in rows if row["id"] is not None]
     return Page.from_rows(cars, limit)
 
 
-_BY_ID = CompiledQuery(select(*CAR_COLUMNS).where(Car.id == bindparam("car_id")))
+_BY_ID = select(*CAR_COLUMNS).where(Car.id == bindparam("car_id"))
 
 
 async def get_car(session: AsyncSession, car_id: int) -> CarRow | None:
-    row = await _BY_ID.fetchrow(session, car_id=car_id)
+    row = await query.read_one(session, _BY_ID, {"car_id": car_id})
     return None if row is None else CarRow.of(row)
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from best_app.models import Car, Ownership, User
-from best_app.repositories.compiled import CompiledQuery
+from best_app.repositories import query
 from best_app.repositories.pages import Page
 from best_app.repositories.rows import (
     CAR_COLUMNS,
@@ -67,6 +67,7 @@ _OPEN_PERIOD = insert(OWNERSHIPS).values(
         bindparam("opened_at", type_=DateTime(timezone=True)), func.statement_timestamp()
     ),
 )
+_BUYER_KEYS = query.foreign_keys_of(CARS.c.owner_id, OWNERSHIPS.c.owner_id)
 _TRANSFER = (
     update(CARS)
     .where(CARS.c.id == bindparam("the_car"))
@@ -86,11 +87,7 @@ async def sell_car(
     """
     try:
         async with session.begin():
-            locked = (
-                (await session.execute(_LOCK_CAR, {"the_car": car_id, "buyer": buyer}))
-                .mappings()
-                .one_or_none()
-            )
+            locked = await query.read_one(session, _LOCK_CAR, {"the_car": car_id, "buyer": buyer})
             if locked is None:
                 raise NoSuchCarError(car_id)
             car, buyer_id = CarRow.of(locked), locked["buyer_id"]
@@ -104,14 +101,16 @@ async def sell_car(
             since = (await session.execute(_CLOSE_PERIOD, params)).scalar_one_or_none()
             await session.execute(_OPEN_PERIOD, params | {"opened_at": since})
             sold = (await session.execute(_TRANSFER, params)).mappings().one()
-    except IntegrityError as error:  # the buyer was deleted after the lock: rolled back
-        raise NoSuchBuyerError(buyer) from error
+    except IntegrityError as error:  # rolled back
+        if query.violates(error, _BUYER_KEYS):  # the buyer was deleted after the lock
+            raise NoSuchBuyerError(buyer) from error
+        raise
     return CarRow.of(sold)
 
 
 # The car's id comes along so that "no such car" (no row) and "no periods" are told apart in
 # one query, as `cars.get_user_cars` does.
-_HISTORY = CompiledQuery(
+_HISTORY = (
     select(Car.id.label("the_car"), *OWNERSHIP_COLUMNS)
     .outerjoin(Ownership, (Ownership.car_id == Car.id) & (Ownership.id > bindparam("after")))
     .where(Car.id == bindparam("the_car"))
@@ -124,9 +123,8 @@ async def get_owners(
     session: AsyncSession, car_id: int, *, limit: int = 50, after: int | None = None
 ) -> Page[OwnershipRow] | None:
     """The car's ownership periods, oldest first; None when there is no such car."""
-    rows = await _HISTORY.fetch(
-        session, the_car=car_id, after=0 if after is None else after, limit=limit + 1
-    )
+    params = {"the_car": car_id, "after": 0 if after is None else after, "limit": limit + 1}
+    rows = await query.read(session, _HISTORY, params)
     if not rows:
         return None
     periods = [OwnershipRow.of(row) for row in rows if row["id"] is not None]

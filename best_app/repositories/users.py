@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import String, bindparam, delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from best_app import fastpath
 from best_app.models import User
-from best_app.repositories.compiled import CompiledQuery
+from best_app.repositories import query
 from best_app.repositories.pages import Page
-from best_app.repositories.rows import USER_COLUMNS, USERS, UserRow
+from best_app.repositories.rows import CARS, USER_COLUMNS, USERS, UserRow
 from best_app.repositories.versions import Expected, update_if_current, write_if_current
 
 # A concurrent DELETE can remove the row between our INSERT and our SELECT; try again then.
@@ -38,7 +37,7 @@ async def register_user_if_not_exist(
     between concurrent callers; a loser reads the winner's row instead of raising a unique
     violation. The read first is an optimisation, never the guard: the insert is.
     """
-    if fastpath.applies(session):  # FASTPATH's `alone`: the common case's read, before the block
+    if query.sends_alone(session):  # FASTPATH's `alone`: the common case's read, before the block
         found = await get_by_username(session, username)
         if found is not None:
             return found, False
@@ -68,24 +67,30 @@ async def register_user_if_not_exist(
     raise RuntimeError(f"user {username!r} kept vanishing while being registered")
 
 
-_BY_USERNAME = CompiledQuery(select(*USER_COLUMNS).where(User.username == bindparam("username")))
+_BY_USERNAME = select(*USER_COLUMNS).where(User.username == bindparam("username"))
 
 
 async def get_by_username(session: AsyncSession, username: str) -> UserRow | None:
     """The user named `username`, or None."""
-    row = await _BY_USERNAME.fetchrow(session, username=username)
+    row = await query.read_one(session, _BY_USERNAME, {"username": username})
     return None if row is None else UserRow.of(row)
+
+
+# Ids start at 1, so `after` 0 means "from the start"; a NULL role means any role.
+_PAGE = (
+    select(*USER_COLUMNS)
+    .where(User.id > bindparam("after"))
+    .where(bindparam("role", type_=String).is_(None) | (User.role == bindparam("role")))
+    .order_by(User.id)
+    .limit(bindparam("limit"))
+)
 
 
 async def list_users(
     session: AsyncSession, *, role: str | None = None, limit: int = 50, after: int | None = None
 ) -> Page[UserRow]:
-    stmt = select(*USER_COLUMNS).order_by(User.id).limit(limit + 1)
-    if role is not None:
-        stmt = stmt.where(User.role == role)
-    if after is not None:
-        stmt = stmt.where(User.id > after)
-    rows = (await session.execute(stmt)).mappings().all()
+    params = {"role": role, "after": 0 if after is None else after, "limit": limit + 1}
+    rows = await query.read(session, _PAGE, params)
     return Page.from_rows([UserRow.of(row) for row in rows], limit)
 
 
@@ -107,6 +112,9 @@ async def update_role(
     return None if row is None else UserRow.of(row)
 
 
+_OWNED_CARS = query.foreign_keys_of(CARS.c.owner_id)
+
+
 async def delete_user(
     session: AsyncSession, username: str, *, expected: Expected | None = None
 ) -> bool:
@@ -122,5 +130,7 @@ async def delete_user(
             session, statement, table=USERS, key=USERS.c.username == username, expected=expected
         )
     except IntegrityError as error:  # the block has rolled back
-        raise UserHasCarsError(username) from error
+        if query.violates(error, _OWNED_CARS):
+            raise UserHasCarsError(username) from error
+        raise
     return row is not None

@@ -15,6 +15,7 @@ response is sent.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 
@@ -54,8 +55,9 @@ _CLOSE = (b"connection", b"close")
 ROUTE_KEY = "best_app.route"
 UNMATCHED = "<unmatched>"
 # The status a request is counted under when its client left before the answer: Quart then
-# cancels the handler (documented) and sends nothing. nginx's "client closed request", so that
-# a client hanging up does not count as a server error. (With `FASTPATH`'s `http` trick nobody
+# cancels the handler (documented) and sends nothing; or the server cancelled the request's
+# task itself (`Edge` sees `CancelledError`). nginx's "client closed request", so that a
+# client hanging up does not count as a server error. (With `FASTPATH`'s `http` trick nobody
 # cancels the handler: it answers, and is counted under that status; `best_app.fastpath`.)
 CLIENT_LEFT = 499
 
@@ -135,6 +137,10 @@ class Edge:
         try:
             watched = receive_watching_the_body if close_if_answered_now else receive
             await self.app(scope, watched, send_with_headers)  # type: ignore[misc]  # as above
+        except asyncio.CancelledError:
+            # The server cancelled the request (its client left, or the server is stopping):
+            # nothing went wrong in the app, and no answer was sent; counted as 499 below.
+            raise
         except BaseException:
             status = status or 500  # escaped Quart's handlers before any answer
             raise

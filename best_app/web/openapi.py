@@ -8,7 +8,9 @@
   statuses such as 304) that quart-schema has no decorator for;
 - PATCH bodies are also documented as `application/merge-patch+json` (RFC 7396);
 - request and response bodies name their model by `$ref` (quart-schema inlines them), so
-  client generators make one class per model, not one per operation and status.
+  client generators make one class per model, not one per operation and status;
+- a link to an operation that is not in the document (its module is not enabled, `MODULES`)
+  is left out.
 """
 
 from __future__ import annotations
@@ -79,6 +81,11 @@ class ProblemAwareOpenAPIProvider(OpenAPIProvider):
         super().__init__(app, extension)
         self.view_functions = app.view_functions
 
+    def schema(self) -> dict[str, Any]:
+        document = super().schema()
+        _drop_dangling_links(document)
+        return document
+
     def build_paths(self, rule: Rule) -> tuple[dict[str, Any], dict[str, Any]]:
         paths, components = super().build_paths(rule)
         func = self.view_functions[rule.endpoint]
@@ -117,6 +124,17 @@ class ProblemAwareOpenAPIProvider(OpenAPIProvider):
         body = operation.get("requestBody", {}).get("content", {})
         if method == "patch" and "application/json" in body:
             body[MERGE_PATCH_JSON] = body["application/json"]
+
+
+def _drop_dangling_links(document: dict[str, Any]) -> None:
+    """Leave out each link whose `operationId` names no operation of `document`."""
+    operations = [op for item in document["paths"].values() for op in item.values()]
+    known = {op.get("operationId") for op in operations}
+    for operation in operations:
+        for response in operation["responses"].values():
+            if "links" in response:  # a new dict: the views' link tables are shared
+                links = response["links"].items()
+                response["links"] = {k: v for k, v in links if v.get("operationId") in known}
 
 
 def _refer_to_models(operation: dict[str, Any], components: dict[str, Any]) -> None:

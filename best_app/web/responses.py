@@ -10,12 +10,13 @@ dumped to a dict and encoded again; here pydantic writes the JSON in one step.
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, ParamSpec, TypeVar
 
 from pydantic import BaseModel
 from quart import Response
 from quart_schema import document_response
+from werkzeug.datastructures import Headers
 
 from best_app.schemas import Problem
 
@@ -42,7 +43,8 @@ def answers(
     """The route's output: `model`, documented for `statuses` (200 unless given).
 
     The view returns what `model` validates (a row or a page, read by attribute, or a dict),
-    alone or as `(value, status)` or `(value, status, headers)` as Quart allows; the answer is
+    alone or as `(value, status)`, `(value, headers)` or `(value, status, headers)` as Quart
+    allows (headers as a dict, a list of pairs or `Headers`); the answer is
     `model`'s JSON. A `Response` the view returns (304, 204) is sent as it is. With `etag`,
     the answer carries `etag(value)` as its ETag (the feature modules pass
     `modules.conditional.etag_of`, which knows what a row's version is).
@@ -55,10 +57,7 @@ def answers(
             result = await view(*args, **kwargs)
             if isinstance(result, Response):
                 return result
-            status, headers = 200, None
-            if isinstance(result, tuple):
-                result, status, *rest = result
-                headers = rest[0] if rest else None
+            result, status, headers = _value_status_headers(result)
             response = json_response(
                 model.model_validate(result, from_attributes=True), status, headers
             )
@@ -75,12 +74,28 @@ def answers(
     return decorator
 
 
-def json_response(
-    model: BaseModel, status: int = 200, headers: dict[str, str] | None = None
-) -> Response:
+GivenHeaders = Mapping[str, str] | Iterable[tuple[str, str]] | Headers | None
+
+
+def _value_status_headers(result: object) -> tuple[object, int, GivenHeaders]:
+    """A view's return value in Quart's forms, taken apart."""
+    if not isinstance(result, tuple):
+        return result, 200, None
+    if len(result) == 3:
+        return result[0], result[1], result[2]
+    value, second = result
+    if isinstance(second, int):
+        return value, second, None
+    return value, 200, second
+
+
+def json_response(model: BaseModel, status: int = 200, headers: GivenHeaders = None) -> Response:
     """`model` as a JSON response, serialised in one step by pydantic's own encoder."""
     return Response(
-        model.model_dump_json(), status=status, headers=headers, content_type="application/json"
+        model.model_dump_json(),
+        status=status,
+        headers=None if headers is None else Headers(headers),
+        content_type="application/json",
     )
 
 

@@ -11,7 +11,7 @@ median requests/s, p50/p99 latency, non-2xx and peak RSS, with ratios, as JSON, 
 a PNG chart. `--baseline REF` adds a fourth server, best_app as of that commit (its files
 from `git archive`, served by the same environment against the same database), and the
 ratio best_app/baseline: a change's cost measured side by side in one run. `--variant
-fastpath-off:FASTPATH=off` likewise adds best_app with other settings (a switch's worth).
+fastpath-on:FASTPATH=on` likewise adds best_app with other settings (a switch's worth).
 """
 
 from __future__ import annotations
@@ -182,11 +182,33 @@ def export_commit(ref: str, into: Path) -> Path:
 
 @dataclass(frozen=True)
 class Comparison:
-    """Another best_app server, compared with this one: its files and extra settings."""
+    """Another server compared with this checkout's best_app: best_app's files and extra
+    settings, or (a peer) a command of its own, with `{port}` and `{database_url}` filled in."""
 
     name: str
     workdir: Path
     env: dict[str, str]
+    command: tuple[str, ...] = ()
+    what: str = ""  # for the report
+
+
+# `--peers`: the same endpoints on what a user would pick instead (FastAPI + SQLAlchemy asyncio
+# under Uvicorn), and on the design's stack with nothing added (Quart + SQLAlchemy Core under
+# the same Hypercorn), each written as its own docs write it (scripts/benchmark/peer_*.py).
+PEERS = (
+    Comparison(
+        "fastapi", ROOT, {"PEER_DATABASE_URL": "{database_url}"},
+        (sys.executable, "-m", "uvicorn", "--loop", "uvloop", "--log-level", "warning",
+         "--host", "127.0.0.1", "--port", "{port}", "scripts.benchmark.peer_fastapi:app"),
+        "FastAPI + SQLAlchemy asyncio under Uvicorn",
+    ),
+    Comparison(
+        "quart-bare", ROOT, {"PEER_DATABASE_URL": "{database_url}"},
+        (sys.executable, "-m", "hypercorn", "-k", "uvloop", "-w", "1", "--backlog", "2048",
+         "-b", "127.0.0.1:{port}", "scripts.benchmark.peer_quart:app"),
+        "bare Quart + SQLAlchemy Core + asyncpg under Hypercorn",
+    ),
+)  # fmt: skip
 
 
 def parse_variant(text: str) -> Comparison:
@@ -204,6 +226,7 @@ def start_servers(
     url = make_url(database_url)
     plain = url.set(drivername="postgresql").render_as_string(hide_password=False)
     psycopg2 = url.set(drivername="postgresql+psycopg2").render_as_string(hide_password=False)
+    asyncpg_url = url.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
     python = sys.executable
     base_env = inherited_env() | {"PYTHONPATH": str(ROOT)}
     commands: dict[str, tuple[list[str], dict[str, str]]] = {}
@@ -232,6 +255,14 @@ def start_servers(
     )  # fmt: skip
     workdirs = dict.fromkeys(commands, ROOT)
     for other in comparisons:  # its own files first on the path, the same installed libraries
+        if other.command:  # a peer
+            fill = {"port": ports[other.name], "database_url": asyncpg_url}
+            commands[other.name] = (
+                [part.format(**fill) for part in other.command],
+                {key: value.format(**fill) for key, value in other.env.items()},
+            )
+            workdirs[other.name] = other.workdir
+            continue
         commands[other.name] = (
             hypercorn(other.workdir),
             best_app_env
@@ -473,6 +504,11 @@ def main() -> int:
         metavar="NAME:VAR=VALUE[,...]",
         help="also serve this checkout with other settings and compare (repeatable)",
     )
+    parser.add_argument(
+        "--peers",
+        action="store_true",
+        help="also serve the same endpoints on FastAPI and on bare Quart, and compare",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install wrk (or brew install wrk)")
@@ -482,12 +518,13 @@ def main() -> int:
         ROOT / ".data" / "pg", "postgres"
     )
     database_url = prepare_database(server_url)
-    comparisons: list[Comparison] = list(args.variant)
+    comparisons: list[Comparison] = [*args.variant, *(PEERS if args.peers else ())]
     if args.baseline:
         comparisons.insert(0, Comparison("baseline", export_commit(args.baseline, work / "b"), {}))
     # What each comparison is, for the report: a commit or settings.
     args.comparisons = {
         c.name: f"at `{args.baseline}`" if c.name == "baseline" else
+        f"as shipped; {c.name} is {c.what}" if c.command else
         "with " + ", ".join(f"`{k}={v}`" for k, v in c.env.items())
         for c in comparisons
     }  # fmt: skip

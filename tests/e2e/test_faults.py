@@ -58,7 +58,7 @@ async def test_clients_that_leave_mid_query_leave_the_pool_whole(
     behaviour): their connections must come back to the pool usable, or a small pool runs dry
     and every later request is a 503. With the `http` trick they finish and the server drops
     the answers (`best_app.fastpath`): the pool is whole as well. Both kinds of read: the
-    list, through the session, and one user, a hot read on a connection it borrowed."""
+    list, through the session, and one user, a read outside a block on a connection it borrowed."""
     env = server_env(
         database_url,
         DB_POOL_SIZE="2",

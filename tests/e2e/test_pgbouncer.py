@@ -131,7 +131,7 @@ async def test_postgresql_sees_no_more_connections_than_the_pgbouncer_pool(
     clients: int,
 ) -> None:
     """`clients` sessions of the app's own `Database`, each on its own connection to PgBouncer,
-    run the API's hot read and purchase for about 3 s: PostgreSQL never sees more server
+    run the API's read of a user and purchase for about 3 s: PostgreSQL never sees more server
     connections for the database than PgBouncer's pool size, and nothing fails."""
     settings = make_settings(
         database_url=pgbouncer.url_for(database_url), db_pooler="pgbouncer",

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+from sqlalchemy.exc import IntegrityError
+
 from best_app.repositories import cars, users
 from tests.conftest import Call
+from tests.utils.dbtools import extra_check
 
 
 async def test_buy_car_for_a_known_user(call: Call, unique: Callable[[str], str]) -> None:
@@ -24,6 +28,19 @@ async def test_buy_car_for_an_unknown_user_inserts_nothing(
     call: Call, unique: Callable[[str], str]
 ) -> None:
     assert await call(cars.buy_car, unique("ghost"), "Golf") is None
+
+
+async def test_a_purchase_refused_by_another_constraint_is_not_an_unknown_user(
+    call: Call, unique: Callable[[str], str], database_url: str
+) -> None:
+    name, model = unique("u"), unique("refused")
+    await call(users.register_user_if_not_exist, name)
+    async with extra_check(database_url, "cars", f"model <> '{model}'"):
+        with pytest.raises(IntegrityError):  # only the owner's foreign key means "no such user"
+            await call(cars.buy_car, name, model)
+    page = await call(cars.get_user_cars, name)
+    assert page is not None
+    assert page.items == []
 
 
 async def test_get_user_cars_pages_by_id(call: Call, unique: Callable[[str], str]) -> None:

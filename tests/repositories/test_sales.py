@@ -8,12 +8,14 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event
+from sqlalchemy.exc import IntegrityError
 
 from best_app.database import Database
 from best_app.repositories import cars, sales, users
 from best_app.repositories.rows import CarRow, OwnershipRow, UserRow
 from best_app.repositories.versions import StaleVersionError
 from tests.conftest import Call
+from tests.utils.dbtools import extra_check
 
 
 async def _user(call: Call, name: str) -> UserRow:
@@ -131,6 +133,19 @@ async def test_a_sale_failing_half_way_changes_nothing(
     assert await _history(call, car.id) == before
     # And the car is not left locked: the next sale goes through.
     assert (await call(sales.sell_car, car.id, buyer)).version == car.version + 1
+
+
+async def test_a_sale_refused_by_another_constraint_is_not_an_unknown_buyer(
+    call: Call, unique: Callable[[str], str], database_url: str
+) -> None:
+    seller, buyer = unique("s"), unique("b")
+    await _user(call, seller)
+    await _user(call, buyer)
+    car = await _car(call, seller)
+    async with extra_check(database_url, "ownerships", f"username <> '{buyer}'"):
+        with pytest.raises(IntegrityError):  # only the buyer's foreign keys mean "no such buyer"
+            await call(sales.sell_car, car.id, buyer)
+    assert await call(cars.get_car, car.id) == car  # rolled back
 
 
 async def test_deleting_a_past_owner_keeps_their_period_by_name(

@@ -14,8 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from best_app.config import Settings
 from best_app.database import Database
 from best_app.models import User
-from best_app.repositories import cars, users
+from best_app.repositories import cars, sales, users
 from tests.conftest import Call
+from tests.utils.dbtools import extra_check
 
 
 async def test_register_creates_then_returns_the_stored_user(
@@ -96,6 +97,23 @@ async def test_delete_user_who_owns_cars_is_refused(
     with pytest.raises(users.UserHasCarsError):
         await call(users.delete_user, name)
     assert await call(users.get_by_username, name) is not None
+
+
+async def test_a_delete_refused_by_another_constraint_is_not_owned_cars(
+    call: Call, unique: Callable[[str], str], database_url: str
+) -> None:
+    seller, buyer = unique("s"), unique("b")
+    await call(users.register_user_if_not_exist, seller)
+    await call(users.register_user_if_not_exist, buyer)
+    car = await call(cars.buy_car, seller, "Golf")
+    assert car is not None
+    await call(sales.sell_car, car.id, buyer)  # the seller owns no car, but has a past period
+    # Deleting them sets that period's owner to NULL, which this check refuses.
+    check = f"owner_id IS NOT NULL OR username <> '{seller}'"
+    async with extra_check(database_url, "ownerships", check):
+        with pytest.raises(IntegrityError):  # only the cars' foreign key means "owns cars"
+            await call(users.delete_user, seller)
+    assert await call(users.get_by_username, seller) is not None
 
 
 async def test_fifty_concurrent_registrations_make_one_row(

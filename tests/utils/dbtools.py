@@ -90,3 +90,19 @@ def users_table_read(database_url: str) -> AbstractAsyncContextManager[None]:
     """A long transaction that has read `users` (ACCESS SHARE, as any read holds): requests go
     on, an ALTER TABLE waits for it to end."""
     return holding(database_url, "SELECT count(*) FROM users")
+
+
+@asynccontextmanager
+async def extra_check(database_url: str, table: str, condition: str) -> AsyncIterator[None]:
+    """A CHECK constraint of the test's own on `table` while the block runs (NOT VALID: rows
+    already there are not checked), for a violation that no foreign key explains."""
+    conn = await asyncpg.connect(plain_dsn(database_url))
+    name = f"test_check_{uuid.uuid4().hex[:12]}"
+    try:
+        await conn.execute(
+            f"ALTER TABLE {table} ADD CONSTRAINT {name} CHECK ({condition}) NOT VALID"
+        )
+        yield
+    finally:
+        await conn.execute(f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {name}")
+        await conn.close()

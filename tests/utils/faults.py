@@ -18,7 +18,7 @@ from best_app import create_app
 from best_app.config import Settings
 from tests.utils.dbtools import plain_dsn
 
-# pg_stat_activity's view of a request's hot read of one user (`GET /users/{username}`),
+# pg_stat_activity's view of a request's read of one user (`GET /users/{username}`),
 # held up behind `users_table_locked`.
 READ_WAITING_ON_LOCK = "wait_event_type = 'Lock' AND query LIKE 'SELECT users.id%'"
 

@@ -5,6 +5,7 @@ close`."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 import pytest
@@ -19,7 +20,7 @@ from prometheus_client import REGISTRY
 
 from best_app import create_app
 from best_app.config import Settings
-from best_app.web.middleware import ASGIApp, Edge
+from best_app.web.middleware import CLIENT_LEFT, ASGIApp, Edge
 
 
 def _count(method: str, route: str, status: int) -> float:
@@ -112,3 +113,28 @@ async def test_every_answer_says_connection_close_while_closing(version: str, cl
     headers = [(b"content-length", b"5")]
     sent = await _answer_start(_answer_after(2), version, headers, closing=lambda: True)
     assert ((b"connection", b"close") in sent) is closes
+
+
+@pytest.mark.parametrize("answered", [False, True], ids=["before-answering", "while-answering"])
+async def test_a_cancelled_request_is_counted_as_client_left_not_500(answered: bool) -> None:
+    observed: list[int] = []
+
+    async def app(scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
+        if answered:
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+        await asyncio.sleep(3600)  # the server cancels it here
+
+    async def send(_message: ASGISendEvent) -> None:
+        pass
+
+    async def receive() -> ASGIReceiveEvent:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    scope = {"type": "http", "http_version": "1.1", "method": "GET", "path": "/", "headers": []}
+    edge = Edge(app, lambda _method, _route, status, _seconds: observed.append(status))
+    task = asyncio.create_task(edge(scope, receive, send))  # type: ignore[arg-type]  # the keys Edge reads
+    await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert observed == [200 if answered else CLIENT_LEFT]

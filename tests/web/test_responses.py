@@ -41,6 +41,11 @@ def _app() -> Quart:
     async def made() -> tuple[Row, int, dict[str, str]]:
         return Row(8, 1, "eight"), 201, {"Location": "/row/8"}
 
+    @app.get("/with-headers")
+    @answers(Out)
+    async def with_headers() -> tuple[Row, dict[str, str]]:
+        return Row(10, 1, "ten"), {"Cache-Control": "no-store"}
+
     @app.get("/dict")
     @answers(Out)
     async def as_dict() -> dict[str, object]:
@@ -73,6 +78,13 @@ async def test_status_and_headers_come_from_the_view() -> None:
     assert response.headers["Location"] == "/row/8"
     assert "ETag" not in response.headers
     assert await response.get_json() == {"id": 8, "name": "eight"}
+
+
+async def test_headers_alone_come_from_the_view() -> None:
+    response = await _app().test_client().get("/with-headers")
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    assert await response.get_json() == {"id": 10, "name": "ten"}
 
 
 async def test_a_dict_is_validated_and_a_response_passes_through() -> None:
