@@ -15,19 +15,25 @@ as a request holds its connection, h. Its wait stays within T when
 
     N <= C x (1 + T / h).
 
-h is budgeted at one second (`HOLD_BUDGET_SECONDS`). Measured, a request holds its connection
-for milliseconds (a hot read about 1 ms, a purchase a few), but under overload a hold stretches
-by the time its task waits for its turn on the event loop, which grows with the requests in
-flight; a second leaves two orders of magnitude for that. The defaults (pool 10 + 10, timeout
-5 s) give 20 x (1 + 5) = 120 requests per process, a queue of about a tenth of a second at the
-1,000 requests/s one process serves here. Set `MAX_REQUESTS_IN_FLIGHT` to override it, or 0 for
-no limit.
+What bounds h? Not the milliseconds a request holds its connection on an idle machine (a hot
+read about 1 ms, a purchase a few): under overload a hold stretches by every wait of its task
+for a turn on the event loop, and by every row lock it queues for behind other holders, both
+of which grow with the load. What the process does bound is a statement
+(`DB_STATEMENT_TIMEOUT_MS`, by default equal to T). Budgeting a hold at T gives N = 2C: every
+admitted request either holds a connection or is one of at most C next in line, each behind one
+holder, so it is served when that holder returns. The defaults (pool 10 + 10) admit 40 per
+process. Measured with 1,024 clients of reads and purchases on one process (two shared cores,
+`tests/e2e/test_overload.py`'s mix): admitting 120 (a hold budgeted at 1 s), requests waited in
+the process up to the pool's whole timeout (5.1 s, then a 503); admitting 40, under the same
+load, the slowest took 0.6 s. Set `MAX_REQUESTS_IN_FLIGHT` to override it (more, for requests
+that hold their connections briefly even under load), or 0 for no limit.
 
 Liveness, readiness and metrics (`EXEMPT_PATHS`) are neither refused nor counted: a busy
 process is alive and ready (it answers, fast, what it cannot serve), and a load balancer must
 not take every busy replica out of rotation at once. Behind a proxy that caps each replica's
-connections (HAProxy's `maxconn`), keep that cap at or above this limit so that the replica,
-not the proxy's queue, answers the excess.
+requests (HAProxy's `maxconn`, deploy/haproxy/haproxy.cfg), make that cap this limit: the excess
+then waits briefly in the proxy's queue (`timeout queue`), which costs a replica nothing, where a
+refusal still costs it parsing the request and answering it.
 
 It is ASGI middleware inside `best_app.web.middleware.Edge` (the factory wraps it so), so a
 refusal carries the request id and the security headers and is counted in the request metrics;
@@ -52,14 +58,12 @@ from best_app.errors import PROBLEM_JSON, RETRY_AFTER_SECONDS, problem_body
 ASGIApp = Callable[[Scope, ASGIReceiveCallable, ASGISendCallable], object]
 
 EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
-HOLD_BUDGET_SECONDS = 1.0
 OVERLOADED = "urn:best-app:problem:overloaded"
 
 
 def default_limit(settings: Settings) -> int:
-    """`C x (1 + T / h)`: what the pool can serve within its timeout (the module's docstring)."""
-    connections = settings.db_pool_size + settings.db_max_overflow
-    return int(connections * (1 + settings.db_pool_timeout / HOLD_BUDGET_SECONDS))
+    """`C x (1 + T / h)` with a hold budgeted at T: twice the pool (the module's docstring)."""
+    return 2 * (settings.db_pool_size + settings.db_max_overflow)
 
 
 def admission_limit(settings: Settings) -> int | None:

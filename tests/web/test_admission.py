@@ -24,12 +24,12 @@ def _refused() -> float:
 
 @pytest.mark.parametrize(
     ("pool", "overflow", "timeout", "limit"),
-    [(10, 10, 5.0, 120), (1, 0, 0.5, 1), (2, 0, 5.0, 12), (20, 0, 2.5, 70)],
+    [(10, 10, 5.0, 40), (1, 0, 0.5, 2), (2, 0, 5.0, 4), (20, 0, 2.5, 40)],
 )
 def test_the_default_limit_is_what_the_pool_serves_within_its_timeout(
     make_settings: Callable[..., Settings], pool: int, overflow: int, timeout: float, limit: int
 ) -> None:
-    """C x (1 + T / 1 s), never less than the pool itself."""
+    """C x (1 + T / h) with the hold h budgeted at T: twice the pool, whatever T."""
     settings = make_settings(db_pool_size=pool, db_max_overflow=overflow, db_pool_timeout=timeout)
     assert default_limit(settings) == limit
     assert admission_limit(settings) == limit
