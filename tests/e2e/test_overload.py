@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -27,7 +26,7 @@ import pytest
 
 from scripts.pgbouncer import PgBouncer
 from tests.utils.haproxy import haproxy_binary, run_haproxy
-from tests.utils.load import Load, Plan, Request, get, post_json, run_load
+from tests.utils.load import Load, Plan, reads_and_purchases, register_owners, run_load
 from tests.utils.metrics import assert_pool_returns_to_zero
 from tests.utils.server import REPLICA, Server, run_server, server_env
 
@@ -45,30 +44,11 @@ POOL_TIMEOUT = 5.0  # the default DB_POOL_TIMEOUT, which the replicas run with
 BOUND = POOL_TIMEOUT + 1.0
 
 
-def _mix(owners: list[str]) -> Request:
-    """Reads of a user and of their cars, and one purchase in four."""
-
-    def request(n: int, i: int) -> tuple[str, bytes]:
-        owner = owners[n % len(owners)]
-        if i % 4 == 3:
-            return "buy car", post_json(f"/users/{owner}/cars", f'{{"model": "m{n}-{i}"}}')
-        if i % 4 == 1:
-            return "read cars", get(f"/users/{owner}/cars?limit=5")
-        return "read user", get(f"/users/{owner}")
-
-    return request
-
-
 async def _load(url: str, owners: list[str], *, obey_retry_after: bool) -> Load:
-    plan = Plan(url, _mix(owners), timeout=BOUND + 5, obey_retry_after=obey_retry_after)
+    plan = Plan(
+        url, reads_and_purchases(owners), timeout=BOUND + 5, obey_retry_after=obey_retry_after
+    )
     return await asyncio.to_thread(run_load, plan, CLIENTS, SECONDS)
-
-
-def _owners(url: str) -> list[str]:
-    owners = [f"over{uuid.uuid4().hex[:10]}" for _ in range(8)]
-    for owner in owners:
-        assert httpx.post(f"{url}/users", json={"username": owner}).status_code == 201
-    return owners
 
 
 def _assert_the_contract(load: Load) -> None:
@@ -122,7 +102,7 @@ async def test_two_replicas_through_pgbouncer_behind_haproxy(
     servers = replicas(pgbouncer.url_for(database_url), {"DB_POOLER": "pgbouncer", "replicas": "2"})
     addresses = [server.url.removeprefix("http://") for server in servers]
     with run_haproxy(addresses, tmp_path) as proxy:
-        owners = _owners(proxy.url)
+        owners = register_owners(proxy.url)
         states: list[dict[str, str]] = []
         loading = asyncio.create_task(_load(proxy.url, owners, obey_retry_after=False))
         while not loading.done():  # HAProxy's view of the replicas, throughout
@@ -154,7 +134,7 @@ async def test_one_replica_alone(
     them resend at once. Without the limit this test fails too: the excess waits the pool's
     whole timeout for its 503 (measured: 7 s)."""
     (server,) = replicas(database_url, {})
-    owners = _owners(server.url)
+    owners = register_owners(server.url)
     probes: list[tuple[int | str, float]] = []
     loading = asyncio.create_task(_load(server.url, owners, obey_retry_after=True))
     async with httpx.AsyncClient(base_url=server.url, timeout=BOUND) as http:

@@ -17,11 +17,13 @@ import asyncio
 import itertools
 import os
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+import httpx
 import uvloop
 
 # Builds client n's i-th request: (a label for the report, the encoded request).
@@ -170,3 +172,25 @@ def run_load(plan: Plan, clients: int, seconds: float) -> Load:
     """`clients` clients, connected first, then each sending requests one after the other's
     answer, for `seconds`. Blocking: call it in a thread (`asyncio.to_thread`)."""
     return uvloop.run(_run(plan, clients, seconds))
+
+
+def register_owners(url: str, count: int = 8) -> list[str]:
+    """`count` new users registered through `url`, for `reads_and_purchases`."""
+    owners = [f"load{uuid.uuid4().hex[:10]}" for _ in range(count)]
+    for owner in owners:
+        assert httpx.post(f"{url}/users", json={"username": owner}).status_code == 201
+    return owners
+
+
+def reads_and_purchases(owners: list[str]) -> Request:
+    """Reads of a user and of their cars, and one purchase in four, spread over `owners`."""
+
+    def request(n: int, i: int) -> tuple[str, bytes]:
+        owner = owners[n % len(owners)]
+        if i % 4 == 3:
+            return "buy car", post_json(f"/users/{owner}/cars", f'{{"model": "m{n}-{i}"}}')
+        if i % 4 == 1:
+            return "read cars", get(f"/users/{owner}/cars?limit=5")
+        return "read user", get(f"/users/{owner}")
+
+    return request
