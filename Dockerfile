@@ -4,7 +4,9 @@
 #   docker build -t best_app .
 #   podman build --format docker -t best_app .    (podman's default OCI format drops HEALTHCHECK)
 #   docker build --build-arg PYTHON_IMAGE=python:3.13-slim -t best_app .
-ARG PYTHON_IMAGE=python:3.12-slim
+# The default Python is the one the tests run (3.11): on 3.12 and later, Hypercorn 0.18 ignores
+# graceful_timeout on shutdown (hypercorn#308), so a drain waits for every open connection.
+ARG PYTHON_IMAGE=python:3.11-slim
 
 FROM ${PYTHON_IMAGE} AS builder
 ARG UV_VERSION=0.13.9
@@ -54,10 +56,15 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     APP_ENV=production \
     HOST=0.0.0.0 \
-    PORT=8000
+    PORT=8000 \
+    WEB_CONCURRENCY=1
 USER 10001:10001
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
     CMD ["best-app", "healthcheck"]
 ENTRYPOINT ["tini", "--", "/app/entrypoint.sh"]
-CMD ["hypercorn", "--config", "python:best_app.ops.serving", "best_app:create_app()"]
+# One process that drains on SIGTERM (WEB_CONCURRENCY=1 above): a container is a replica, scaled
+# by running more of them. Multi-worker: WEB_CONCURRENCY=N, or `auto` for the CPU quota of the
+# container's cgroup (best_app/cpus.py), never the host's CPU count; `best-app serve` then runs
+# Hypercorn's multi-worker parent, which does not drain.
+CMD ["best-app", "serve"]

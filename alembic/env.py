@@ -7,8 +7,8 @@ from sqlalchemy.engine import Connection
 
 from best_app.config import Settings, load_settings
 from best_app.database import create_engine
+from best_app.database.schema import migration_lock
 from best_app.models import Base
-from best_app.ops.migrations import migration_lock
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
@@ -39,7 +39,8 @@ def run_migrations_offline(settings: Settings) -> None:
 
 def _run_sync(connection: Connection) -> None:
     """Every pending revision in one transaction, which first takes the migration lock
-    (`best_app.ops.migrations.migration_lock`; re-entrant if the caller's transaction holds it)."""
+    (`best_app.database.schema.migration_lock`; re-entrant if the caller's transaction holds
+    it). `best-app migrate` (best_app/ops/migrations.py) hands in a connection per revision."""
     context.configure(connection=connection, target_metadata=target_metadata, compare_type=True)
     with context.begin_transaction():
         connection.execute(migration_lock())

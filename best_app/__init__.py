@@ -13,9 +13,8 @@ from best_app.modules import BLUEPRINTS
 from best_app.observability import metrics
 from best_app.observability import routes as metrics_routes
 from best_app.observability.logs import configure_logging
-from best_app.ops import draining
 from best_app.schemas import UsernameConverter
-from best_app.web import docs, health, security
+from best_app.web import docs, draining, health, security
 from best_app.web.admission import Admission, admission_limit
 from best_app.web.middleware import Edge, record_route
 from best_app.web.openapi import ProblemAwareOpenAPIProvider

@@ -7,12 +7,13 @@ database address never have a usable production default.
 from __future__ import annotations
 
 import ipaddress
-import os
 from typing import Annotated, Literal, Self
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from quart import Quart, current_app
+
+from best_app.cpus import available_cpus
 
 DEV_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production"  # noqa: S105 - a known dev value
 MIN_SECRET_KEY_LENGTH = 32
@@ -76,9 +77,18 @@ class Settings(BaseSettings):
     # (`best_app.web.admission.default_limit`); 0: no limit.
     max_requests_in_flight: int | None = Field(default=None, ge=0)
     db_wait_timeout: float = Field(default=60.0, ge=0)
+    # `best-app migrate` (best_app/ops/migrations.py): a direct (or session-pooled) address when
+    # DATABASE_URL goes through a transaction pooler; how long a migration's DDL (and its turn at
+    # the migration lock) may wait for a lock before it gives up and retries; and how long it
+    # retries before it fails.
+    migration_database_url: str = Field(default="", repr=False)
+    migration_lock_timeout_ms: int = Field(default=2000, ge=1)
+    migration_timeout: float = Field(default=300.0, gt=0)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
-    web_concurrency: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    # Hypercorn worker processes: by default the CPUs this process may use (a container's CPU
+    # quota, not the host's count: best_app/cpus.py); `auto` says the same explicitly.
+    web_concurrency: int = Field(default_factory=available_cpus, ge=1)
     graceful_timeout: float = Field(default=30.0, ge=0)
     # How long an idle keep-alive connection stays open. Longer than the idle timeout of
     # whatever reuses connections to us (a proxy, a client's pool: httpx 5 s, HAProxy, cloud load
@@ -92,7 +102,7 @@ class Settings(BaseSettings):
     trusted_proxies: CommaList = ()
     metrics_token: SecretStr | None = None
     # `best_app.fastpath`'s tricks in use: `on` (all), `off` (the house rules everywhere), or
-    # the names of some, e.g. `alone` (README, Settings).
+    # the names of some, e.g. `alone` (docs/settings.md).
     fastpath: CommaList = FASTPATH_TRICKS
 
     @field_validator("api_tokens", "modules", "cors_origins", "trusted_proxies", mode="before")
@@ -130,6 +140,11 @@ class Settings(BaseSettings):
             ipaddress.ip_network(proxy, strict=False)  # ValueError names the bad entry
         return value
 
+    @field_validator("web_concurrency", mode="before")
+    @classmethod
+    def _auto_workers(cls, value: object) -> object:
+        return available_cpus() if isinstance(value, str) and value.strip() == "auto" else value
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_level(cls, value: object) -> object:
@@ -143,6 +158,11 @@ class Settings(BaseSettings):
                 "is not set (scripts/run and scripts/test start an embedded PostgreSQL and set it)"
             )
         return normalise_database_url(value)
+
+    @field_validator("migration_database_url")
+    @classmethod
+    def _normalise_migration_url(cls, value: str) -> str:
+        return normalise_database_url(value) if value else value
 
     @field_validator("modules")
     @classmethod

@@ -2,8 +2,8 @@
 
 Everything else in best_app uses only documented extension points and follows the transaction
 rule (`tests/test_documented_api.py` enforces the first). Each trick here has a name, states
-its gain measured at the server with `scripts/bench`, and is switched by `FASTPATH` (Settings,
-README): `on` (all, the default), `off` (none: the house rules everywhere), or the names of
+its gain measured at the server with `scripts/bench`, and is switched by `FASTPATH`
+(docs/settings.md): `on` (all, the default), `off` (none: the house rules), or the names of
 some (`FASTPATH=alone`). Each has tests that pin the library versions it was written for and
 prove what it changes (`tests/test_fastpath.py`, `tests/repositories/test_fastpath.py`); the
 whole suite also runs once with `FASTPATH=off`. A trick stays only while it measures >= 5% end
@@ -44,7 +44,7 @@ Measured with `scripts/bench --baseline 5f9c7d1 --variant no-http:FASTPATH=alone
 the two before; +13% and +5% in two focused runs; one run of an earlier version saw 0%. On
 the database endpoints it has measured from -10% to +13% across days (the latest: reads +2%
 and -1%, writes -6% and -3%), although in process the trick makes 51 fewer Python calls per
-read. README, "Performance", has every run; re-measure before relying on it. An earlier
+read. docs/benchmark/history.md has every run; re-measure before relying on it. An earlier
 public-API rewrite (one listener task, disconnects still cancel) gained nothing at the server
 (DEVELOPERS.md): the gain is the listener task.
 

@@ -17,6 +17,8 @@ from best_app.config import Settings
 from best_app.database import Database
 from scripts.pgbouncer import PgBouncer, pgbouncer_binary, run_pgbouncer
 from tests.utils.dbtools import fresh_database, migrate
+from tests.utils.haproxy import haproxy_binary
+from tests.utils.requires import require
 
 T = TypeVar("T")
 
@@ -45,10 +47,21 @@ def database_url(server_url: str) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def pgbouncer(server_url: str) -> Iterator[PgBouncer]:
     """A real PgBouncer in transaction pool mode in front of the test server."""
-    if pgbouncer_binary() is None:
-        pytest.skip("pgbouncer is not installed (apt-get install pgbouncer; .ci/run does)")
+    require(
+        pgbouncer_binary() is not None,
+        "pgbouncer is not installed (apt-get install pgbouncer; .ci/run does)",
+    )
     with run_pgbouncer(server_url) as bouncer:
         yield bouncer
+
+
+@pytest.fixture(scope="session")
+def haproxy_installed() -> None:
+    """HAProxy is on this machine (tests through the shipped deploy/haproxy/haproxy.cfg)."""
+    require(
+        haproxy_binary() is not None,
+        "haproxy is not installed (apt-get install haproxy; .ci/run installs it)",
+    )
 
 
 @pytest.fixture(scope="session", params=["direct", "pgbouncer"])

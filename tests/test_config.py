@@ -19,6 +19,7 @@ from best_app.config import (
     normalise_database_url,
     settings_of,
 )
+from best_app.cpus import available_cpus
 from tests.utils.server import ROOT
 
 URL = "postgresql://u:p@db:5432/best"
@@ -195,8 +196,16 @@ async def test_the_app_reads_its_settings_one_way() -> None:
 
 
 @pytest.mark.parametrize("name", [name.upper() for name in Settings.model_fields])
-def test_every_setting_is_documented(name: str) -> None:
-    readme = (ROOT / "README.md").read_text()
+def test_every_setting_is_in_env_example(name: str) -> None:
+    # Its documentation, a heading in docs/settings.md, is checked by tests/test_docs_links.py.
     example = (ROOT / ".env.example").read_text()
-    assert f"| `{name}`" in readme or f", `{name}`" in readme, "a row of README's Settings table"
     assert re.search(rf"^(# ?)?{name}=", example, re.MULTILINE), "a line of .env.example"
+
+
+def test_web_concurrency_counts_the_cpus_this_process_may_use() -> None:
+    """Not `os.cpu_count()` (the host's): the cgroup quota or the affinity (best_app/cpus.py)."""
+    url = "postgresql://u@h/d"
+    assert Settings(_env_file=None, database_url=url).web_concurrency == available_cpus()
+    auto = Settings(_env_file=None, database_url=url, web_concurrency="auto")
+    assert auto.web_concurrency == available_cpus()
+    assert Settings(_env_file=None, database_url=url, web_concurrency=3).web_concurrency == 3

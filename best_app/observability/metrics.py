@@ -4,7 +4,11 @@ and each worker's process figures.
 Hypercorn workers are separate processes, so `best_app.ops.serving` points prometheus-client's
 multiprocess mode at a directory (PROMETHEUS_MULTIPROC_DIR) before any worker starts; a
 scrape answered by any worker then sums every worker's files. Without that variable (tests,
-a single process) the ordinary in-memory registry is used.
+`best-app serve`'s one process) the ordinary in-memory registry is used.
+
+prometheus-client decides between the two when it is first imported (its value class reads the
+variable then), so the scrape decides the same way, once, at import (`MULTIPROCESS`): a variable
+set later in the process would make the scrape read files no counter writes to.
 """
 
 from __future__ import annotations
@@ -69,8 +73,12 @@ PROCESS_FDS = Gauge(
 )
 
 
+# Read at import, as prometheus-client's own value class does (see the module docstring).
+MULTIPROCESS = bool(os.environ.get(MULTIPROC_ENV))
+
+
 def multiprocess() -> bool:
-    return bool(os.environ.get(MULTIPROC_ENV))
+    return MULTIPROCESS
 
 
 # Methods outside this set share one label value, so junk methods cannot grow the series.

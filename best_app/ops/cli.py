@@ -3,7 +3,7 @@
 best-app serve                   Hypercorn: one process that drains on SIGTERM (WEB_CONCURRENCY=1),
                                  or Hypercorn's multi-worker parent
 best-app wait-db [--timeout S]   wait for the database (backoff, bounded)
-best-app migrate                 alembic upgrade head, under an advisory lock
+best-app migrate                 alembic upgrade head, a revision per transaction, bounded waits
 best-app healthcheck             exit 0 when this host's /readyz answers 200
 """
 
@@ -21,8 +21,10 @@ from tqdm import tqdm
 
 from best_app.config import Settings, SettingsError, load_settings
 from best_app.database import Database
+from best_app.database.schema import schema_problem
 from best_app.observability.logs import configure_logging
-from best_app.ops.prestart import migrate, wait_for_database
+from best_app.ops.migrations import migrate
+from best_app.ops.prestart import wait_for_database
 from best_app.ops.replica import run as run_replica
 from best_app.ops.seed import seed
 
@@ -44,7 +46,7 @@ async def _check(settings: Settings) -> int:
     database = Database(settings)
     await database.connect()
     try:
-        problem = await database.schema_problem()
+        problem = await schema_problem(database.readiness_engine)
     except Exception as error:
         print(f"database: unreachable ({type(error).__name__})")
         return EXIT_UNREACHABLE
@@ -54,7 +56,7 @@ async def _check(settings: Settings) -> int:
     if problem is not None:
         print(f"migrations: {problem}")
         return EXIT_NOT_MIGRATED
-    print("migrations: at head")
+    print("migrations: a schema this code serves")
     return 0
 
 

@@ -1,9 +1,7 @@
-"""What runs before the server starts in a container: wait for the database, then migrate.
+"""What runs before the server starts: wait for the database (`best-app wait-db`).
 
-Both are bounded and loud: the wait backs off up to `DB_WAIT_TIMEOUT` and then fails with one
-line; the migration runs in one transaction under a transaction-level PostgreSQL advisory lock
-(`alembic/env.py`), so replicas starting together take turns (the later ones find the schema at
-head and do nothing), directly or through PgBouncer in transaction mode.
+Bounded and loud: the wait backs off up to `DB_WAIT_TIMEOUT` and then fails with one line.
+The migrations that follow it are `best_app.ops.migrations`.
 """
 
 from __future__ import annotations
@@ -12,13 +10,10 @@ import asyncio
 import logging
 import time
 
-from alembic import command
 from sqlalchemy import text
-from sqlalchemy.engine import Connection
 
 from best_app.config import Settings
 from best_app.database import create_engine
-from best_app.ops.migrations import alembic_config, migration_lock
 
 log = logging.getLogger("best_app.ops.prestart")
 
@@ -53,27 +48,5 @@ async def wait_for_database(settings: Settings, give_up_after: float) -> None:
             else:
                 log.info("database is reachable")
                 return
-    finally:
-        await engine.dispose()
-
-
-def _upgrade(connection: Connection) -> None:
-    config = alembic_config()
-    config.attributes["connection"] = connection
-    command.upgrade(config, "head")
-
-
-async def migrate(settings: Settings) -> None:
-    """`alembic upgrade head` in one transaction that first takes the migration lock.
-
-    Taken here before Alembic runs (and again, re-entrantly, by `alembic/env.py`), so that
-    callers in one process take turns too: Alembic's `context` is process-global.
-    """
-    engine = create_engine(settings.model_copy(update={"db_statement_timeout_ms": 0}), pooled=False)
-    try:
-        async with engine.begin() as conn:
-            log.info("waiting for the migration lock")
-            await conn.execute(migration_lock())
-            await conn.run_sync(_upgrade)
     finally:
         await engine.dispose()

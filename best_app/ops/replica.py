@@ -22,15 +22,17 @@ from quart import Quart
 
 from best_app import create_app
 from best_app.config import Settings
-from best_app.ops.draining import drain_of
-from best_app.ops.serving import hypercorn_config
+from best_app.ops.serving import hypercorn_options
+from best_app.web.draining import drain_of
 
 log = logging.getLogger(__name__)
 
 
 def run(settings: Settings) -> None:
     """Serve `settings`' app in this process until a stop signal has drained it."""
-    config = hypercorn_config(settings)  # the same configuration as multi-worker mode
+    # The same options as multi-worker mode, without its metrics directory: one process keeps its
+    # metrics in memory (best_app/observability/metrics.py).
+    config = Config.from_mapping(hypercorn_options(settings))
     config.workers = 1  # `serve()` runs this one process; WEB_CONCURRENCY=1 says the same
     app = create_app(settings)
     uvloop.run(_serve(app, config, settings.shutdown_drain_seconds))

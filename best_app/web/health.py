@@ -1,6 +1,7 @@
-"""Liveness (`/healthz`: the process answers) and readiness (`/readyz`: the database too).
+"""Liveness (`/healthz`: the process answers) and readiness (`/readyz`: the database and its
+schema too).
 
-A draining process (stopping: see `best_app/ops/draining.py`) is alive but not ready.
+A draining process (stopping: see `best_app/web/draining.py`) is alive but not ready.
 """
 
 import logging
@@ -10,9 +11,10 @@ from quart_schema import tag
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from best_app.database import current_database
+from best_app.database.schema import schema_problem
 from best_app.errors import RETRY_AFTER_SECONDS, APIError
-from best_app.ops.draining import drain_of
 from best_app.schemas import Status
+from best_app.web.draining import drain_of
 from best_app.web.responses import answers, problems
 
 blueprint = Blueprint("health", __name__)
@@ -41,14 +43,15 @@ def _not_ready(detail: str) -> APIError:
 @answers(Status)
 @problems()
 async def readyz() -> dict[str, str]:
-    """The database answers and its schema is at the code's migration head."""
+    """Not draining, the database answers, and its schema is one this code serves: its
+    migration head or a later release's revision (`best_app.database.schema`)."""
     if drain_of(current_app).draining:
         raise _not_ready("The server is shutting down.")
     try:
-        problem = await current_database().schema_problem()
+        problem = await schema_problem(current_database().readiness_engine)
     except (DBAPIError, SQLAlchemyError, OSError) as error:
         log.warning("readiness: database unreachable (%s)", type(error).__name__)
         raise _not_ready("The database is unreachable.") from None
     if problem is not None:
-        raise _not_ready(f"The database is not migrated: {problem}.")
+        raise _not_ready(f"The database schema is not one this code serves: {problem}.")
     return {"status": "ready"}

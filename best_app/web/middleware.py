@@ -83,7 +83,7 @@ class Edge:
     close` on an HTTP/1.x answer after which the connection may not serve another request.
 
     That is an answer that leaves the request's body unread, and every answer once `closing()`
-    is true: a replica that is draining (`best_app.ops.draining`) sends its keep-alive clients to
+    is true: a replica that is draining (`best_app.web.draining`) sends its keep-alive clients to
     a new connection while it still accepts them, so that none meets the listener's close with
     a request under way. (HTTP/2 has no `connection` header: it ends a stream, not the
     connection, and a server says goodbye with GOAWAY.)

@@ -4,7 +4,7 @@
                                [--requests 500] [--out bench-results]
 
 On a shared 2-CPU machine wrk's requests/s, and even the server's CPU per request, move by
-5-10% between runs of the same code (README, "Performance"): a 5% budget cannot be read from
+5-10% between runs of the same code (docs/performance.md): a 5% budget cannot be read from
 one run. The number of CPU instructions the app executes for a request does not move: each
 endpoint is sent through the app's ASGI interface in process (`inprocess.py`: uvloop, the
 real PostgreSQL, one request after another, the same fixed-seed users every run) under

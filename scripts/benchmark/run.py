@@ -6,7 +6,7 @@
 One PostgreSQL database with 10,000 users and 5 cars each; three servers on 127.0.0.1, each
 one worker; wrk in interleaved rounds whose order turns each round (A B C, B C A, C A B, ...),
 so drift hits all alike and no server always holds the same place (with a fixed order the
-same comparison moved by up to 15%: README, "Performance"). Reports
+same comparison moved by up to 15%: docs/benchmark/history.md). Reports
 median requests/s, p50/p99 latency, non-2xx and peak RSS, with ratios, as JSON, Markdown and
 a PNG chart. `--baseline REF` adds a fourth server, best_app as of that commit (its files
 from `git archive`, served by the same environment against the same database), and the
@@ -41,7 +41,7 @@ from sqlalchemy.engine import make_url
 from tqdm import tqdm
 
 from best_app.config import Settings, normalise_database_url
-from best_app.ops.migrations import alembic_config
+from best_app.database.schema import alembic_config
 from best_app.ops.seed import seed
 from scripts import embedded_pg
 

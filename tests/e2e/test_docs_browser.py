@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.utils.requires import require
 from tests.utils.server import ROOT, Server
 
-if TYPE_CHECKING:  # the annotation only: the fixture imports playwright itself, or skips
+if TYPE_CHECKING:  # the annotation only: the fixture imports playwright itself
     from playwright.sync_api import Page
 
 # Directly only: the database route changes nothing here (the API suite, races and fuzzing
@@ -37,9 +38,9 @@ class Browsed:
 
 @pytest.fixture
 def browsed(live_server: Server, tmp_path: Path) -> Iterator[Browsed]:
-    if CHROMIUM is None:
-        pytest.skip("no Chromium installed (Debian: apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
+    require(CHROMIUM is not None, "no Chromium installed (Debian: apt-get install chromium)")
+    from playwright import sync_api  # noqa: PLC0415 - a dev dependency, loaded where it is used
+
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,

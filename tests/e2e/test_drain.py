@@ -8,6 +8,7 @@ connections are refused while a request already in flight finishes, and the proc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import time
 from pathlib import Path
@@ -93,3 +94,36 @@ async def test_sigterm_drains_then_refuses_while_in_flight_requests_finish(
     log = server.log()
     assert "stopping: /readyz answers 503" in log
     assert "closing the listener" in log
+
+
+async def test_sigterm_with_a_30_second_request_exits_within_drain_and_graceful_timeout(
+    database_url: str, server_log: Path
+) -> None:
+    """A request that would take 30 s more (it waits on a lock; its statement timeout is longer)
+    does not hold the replica past SHUTDOWN_DRAIN_SECONDS + GRACEFUL_TIMEOUT (+ 2 s to exit):
+    Hypercorn cancels it once the graceful timeout has passed (on Python 3.11; see
+    docs/deployment.md on hypercorn#308 for 3.12+)."""
+    drain, graceful = 2.0, 4.0
+    env = server_env(
+        database_url,
+        SHUTDOWN_DRAIN_SECONDS=str(drain),
+        GRACEFUL_TIMEOUT=str(graceful),
+        DB_STATEMENT_TIMEOUT_MS="60000",
+    )
+    with run_server(env, server_log, server=REPLICA) as server:
+        async with (
+            httpx.AsyncClient(base_url=server.url, timeout=60) as http,
+            users_table_locked(database_url),
+        ):
+            slow = asyncio.create_task(http.get("/users"))  # waits on the lock for 30 s or more
+            await asyncio.sleep(1.0)
+            assert not slow.done()
+            server.process.send_signal(signal.SIGTERM)
+            signalled = time.monotonic()
+            code = await asyncio.to_thread(server.process.wait, 30)
+            took = time.monotonic() - signalled
+            with contextlib.suppress(httpx.HTTPError):
+                await slow
+    assert code == 0, server.log()
+    assert took <= drain + graceful + 2, (took, server.log())
+    assert took >= drain + graceful - 0.5  # it did wait for the request, as long as allowed

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.utils.metrics import metric
-from tests.utils.server import run_server, server_env
+from tests.utils.server import REPLICA, run_server, server_env
 
 pytestmark = pytest.mark.slow
 PRODUCTION = {"APP_ENV": "production", "SECRET_KEY": "k" * 40, "API_TOKENS": "log-token-123"}
@@ -86,12 +86,24 @@ def test_development_logs_are_readable_text(database_url: str, server_log: Path)
     assert not line.startswith("{")
 
 
-def test_metrics_add_up_across_workers(database_url: str, server_log: Path) -> None:
-    env = server_env(database_url, WEB_CONCURRENCY="2")
-    with run_server(env, server_log) as server:
-        with httpx.Client(base_url=server.url) as http:
-            for _ in range(40):  # new connections spread over both workers
-                httpx.get(f"{server.url}/users/nobody-{uuid.uuid4().hex[:6]}")
+@pytest.mark.parametrize(
+    ("server", "workers"), [("hypercorn", 2), (REPLICA, 1), (REPLICA, 2)],
+    ids=["hypercorn-2-workers", "best-app-serve", "best-app-serve-2-workers"],
+)  # fmt: skip
+def test_metrics_count_what_was_just_served(
+    database_url: str, server_log: Path, server: str, workers: int
+) -> None:
+    """Every way best_app is deployed scrapes the requests it just answered: Hypercorn's
+    workers (summed), and `best-app serve` (the image's and the manifests' command), one
+    process or many. prometheus_client picks its mode when first imported: the scrape must
+    read the mode the counters were written in."""
+    env = server_env(database_url, WEB_CONCURRENCY=str(workers))
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    with run_server(env, server_log, server=server) as running:
+        server_url = running.url
+        with httpx.Client(base_url=server_url) as http:
+            for _ in range(40):  # new connections spread over the workers
+                httpx.get(f"{server_url}/users/nobody-{uuid.uuid4().hex[:6]}")
             # A request is counted once its answer is sent: the last one may be counted just
             # after its client has read it. Wait (bounded) for all 40, then check every scrape.
             deadline = time.monotonic() + 5
@@ -115,7 +127,8 @@ def test_metrics_add_up_across_workers(database_url: str, server_log: Path) -> N
             assert "best_app_db_pool_checked_out" in text
             assert "best_app_db_pool_timeouts_total" in text
             pids |= set(re.findall(r'best_app_process_resident_memory_bytes\{pid="(\d+)"\}', text))
-    assert len(pids) == 2  # both workers report their own process figures
+    if workers > 1:
+        assert len(pids) == workers  # each worker reports its own process figures
 
 
 def test_metrics_token_protects_the_scrape(database_url: str, server_log: Path) -> None:

@@ -3,7 +3,7 @@
 Two replicas (`best-app serve`) through PgBouncer behind HAProxy (deploy/haproxy/haproxy.cfg),
 and one replica alone, directly on PostgreSQL; each with the default settings (pool 10 + 10,
 `DB_POOL_TIMEOUT` 5 s, `MAX_REQUESTS_IN_FLIGHT` twice the pool, HAProxy's `maxconn` the same).
-Reads and purchases from 1,024 keep-alive clients (`tests/utils/load.py`), connected first, for
+Reads and purchases from 1,024 keep-alive clients (`tests/utils/flood.py`), connected first, for
 a bounded time, each sending its next request as soon as it has an answer. The contract:
 
 - no replica is ever taken out of rotation for being busy (HAProxy's checks of `/readyz` never
@@ -25,8 +25,8 @@ import httpx
 import pytest
 
 from scripts.pgbouncer import PgBouncer
+from tests.utils.flood import Load, Plan, reads_and_purchases, register_owners, run_load
 from tests.utils.haproxy import haproxy_binary, run_haproxy
-from tests.utils.load import Load, Plan, reads_and_purchases, register_owners, run_load
 from tests.utils.metrics import assert_pool_returns_to_zero
 from tests.utils.server import REPLICA, Server, run_server, server_env
 

@@ -25,7 +25,7 @@ from sqlalchemy import text
 from best_app import create_app
 from best_app.config import Settings
 from best_app.database import Database, create_engine
-from best_app.ops.migrations import expected_heads
+from best_app.database.schema import expected_heads
 from best_app.repositories import cars, users
 from scripts.pgbouncer import PgBouncer, pgbouncer_binary, run_pgbouncer
 from tests.utils.dbtools import plain_dsn, users_table_locked
@@ -35,7 +35,7 @@ from tests.utils.faults import (
     client_with_user,
     server_connection,
 )
-from tests.utils.load import Plan, reads_and_purchases, register_owners, run_load
+from tests.utils.flood import Plan, reads_and_purchases, register_owners, run_load
 from tests.utils.metrics import assert_pool_returns_to_zero
 from tests.utils.problems import assert_problem
 from tests.utils.server import REPLICA, ROOT, free_port, run_server, server_env

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 
 import asyncpg
 from alembic import command
@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 
 from best_app.config import normalise_database_url
 from best_app.database import Database, current_database
-from best_app.ops.migrations import alembic_config
+from best_app.database.schema import alembic_config
 
 
 async def database_of(app: Quart) -> Database:
@@ -70,12 +70,23 @@ def migrate(url: str, revision: str = "head", *, down: bool = False) -> None:
 
 
 @asynccontextmanager
-async def users_table_locked(database_url: str) -> AsyncIterator[None]:
-    """Hold an exclusive lock on `users`: any request touching it waits, holding its connection."""
+async def holding(database_url: str, statement: str) -> AsyncIterator[None]:
+    """A transaction that ran `statement` and keeps what it locked until the block exits."""
     conn = await asyncpg.connect(plain_dsn(database_url))
     try:
         async with conn.transaction():
-            await conn.execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
+            await conn.execute(statement)
             yield
     finally:
         await conn.close()
+
+
+def users_table_locked(database_url: str) -> AbstractAsyncContextManager[None]:
+    """Hold an exclusive lock on `users`: any request touching it waits, holding its connection."""
+    return holding(database_url, "LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
+
+
+def users_table_read(database_url: str) -> AbstractAsyncContextManager[None]:
+    """A long transaction that has read `users` (ACCESS SHARE, as any read holds): requests go
+    on, an ALTER TABLE waits for it to end."""
+    return holding(database_url, "SELECT count(*) FROM users")

@@ -29,6 +29,6 @@ async def test_readyz_names_a_missing_migration(
     async with create_app(make_settings(database_url=empty_database_url)).test_app() as app:
         response = await app.test_client().get("/readyz")
     problem = await assert_problem(response, 503)
-    assert "not migrated" in problem["detail"]
+    assert "not one this code serves" in problem["detail"]
     assert "no migrations" in problem["detail"]
     assert response.headers["Retry-After"]
