@@ -6,7 +6,6 @@ import os
 from collections.abc import Callable
 
 import pytest
-from prometheus_client import REGISTRY
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
@@ -14,13 +13,8 @@ from best_app.config import Settings
 from best_app.database import create_engine
 from best_app.observability.metrics import instrument_pool
 from scripts.pgbouncer import pgbouncer_binary, run_pgbouncer
+from tests.utils.metrics import checked_out_here
 from tests.utils.server import free_port
-
-
-def checked_out() -> float:
-    value = REGISTRY.get_sample_value("best_app_db_pool_checked_out")
-    assert value is not None
-    return value
 
 
 async def test_a_failed_reconnect_does_not_count_a_connection_returned(
@@ -40,21 +34,21 @@ async def test_a_failed_reconnect_does_not_count_a_connection_returned(
         )  # fmt: skip
         engine = create_engine(settings)
         instrument_pool(engine)
-        before = checked_out()
+        before = checked_out_here()
         async with engine.connect() as conn:
             assert await conn.scalar(text("SELECT 1")) == 1
-            assert checked_out() == before + 1
+            assert checked_out_here() == before + 1
     try:
         for _ in range(3):  # the lost connection, then refused reconnects
             with pytest.raises(DBAPIError):
                 async with engine.connect() as conn:
                     await conn.scalar(text("SELECT 1"))
             assert engine.sync_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
-            assert checked_out() == before
+            assert checked_out_here() == before
         with run_pgbouncer(server_url, port=port):  # restarted
             async with engine.connect() as conn:
                 assert await conn.scalar(text("SELECT 1")) == 1
-                assert checked_out() == before + 1
-            assert checked_out() == before
+                assert checked_out_here() == before + 1
+            assert checked_out_here() == before
     finally:
         await engine.dispose()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import httpx
+from prometheus_client import REGISTRY
 
 
 def metric(text: str, name: str, **labels: str) -> float:
@@ -24,9 +25,18 @@ def assert_pool_returns_to_zero(url: str, timeout: float = 5.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
         scrape = httpx.get(f"{url}/metrics", timeout=timeout).text
+        assert "\nbest_app_db_pool_checked_out " in scrape, "the gauge is missing from /metrics"
         checked_out = metric(scrape, "best_app_db_pool_checked_out")
         assert checked_out >= 0, f"checked out {checked_out}: the gauge counted a return twice"
         if checked_out == 0:
             return
         assert time.monotonic() < deadline, f"{checked_out} connections still checked out"
         time.sleep(0.1)
+
+
+def checked_out_here() -> float:
+    """`best_app_db_pool_checked_out` of this process (the apps tests serve in process), summed
+    over every engine it has instrumented."""
+    value = REGISTRY.get_sample_value("best_app_db_pool_checked_out")
+    assert value is not None
+    return value
