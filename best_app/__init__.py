@@ -15,6 +15,7 @@ from best_app.observability import routes as metrics_routes
 from best_app.observability.logs import configure_logging
 from best_app.schemas import UsernameConverter
 from best_app.web import docs, draining, health, security
+from best_app.web.admission import Admission, admission_limit
 from best_app.web.middleware import Edge, record_route
 from best_app.web.openapi import ProblemAwareOpenAPIProvider
 from best_app.web.request import Request
@@ -67,7 +68,11 @@ def create_app(settings: Settings | None = None) -> Quart:
     app.before_request(record_route)  # first hook: a request refused by the next is labelled too
     security.init_app(app, settings)
     metrics.init_app(app)
-    edge = Edge(app.asgi_app, metrics.observe, closing=lambda: drain.draining)
+    inner = app.asgi_app
+    limit = admission_limit(settings)
+    if limit is not None:  # inside Edge: a refusal gets the request id, headers and metrics
+        inner = Admission(inner, limit, metrics.REFUSED.inc)
+    edge = Edge(inner, metrics.observe, closing=lambda: drain.draining)
     app.asgi_app = edge  # type: ignore[method-assign]  # Quart's documented middleware hook
     fastpath.install(app, tricks)
     return app

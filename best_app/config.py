@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     db_max_overflow: int = Field(default=10, ge=0)
     db_pool_timeout: float = Field(default=5.0, gt=0)
     db_statement_timeout_ms: int = Field(default=5000, ge=0)
+    # Requests one process admits at once; the rest get a 503 at once. Unset: twice the pool
+    # (`best_app.web.admission.default_limit`); 0: no limit.
+    max_requests_in_flight: int | None = Field(default=None, ge=0)
     db_wait_timeout: float = Field(default=60.0, ge=0)
     # `best-app migrate` (best_app/ops/migrations.py): a direct (or session-pooled) address when
     # DATABASE_URL goes through a transaction pooler; how long a migration's DDL (and its turn at

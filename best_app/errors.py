@@ -43,14 +43,14 @@ class APIError(Exception):
         self.headers = dict(headers or {})
 
 
-def problem_response(
+def problem_body(
     status: int,
     detail: str,
     *,
     type_: str = "about:blank",
-    headers: Mapping[str, str] | None = None,
     errors: Iterable[Mapping[str, str]] | None = None,
-) -> Response:
+) -> bytes:
+    """The problem+json document (also sent below Quart, by `best_app.web.admission`)."""
     body: dict[str, Any] = {
         "type": type_,
         "title": HTTP_STATUS_CODES.get(status, "Error"),
@@ -60,7 +60,19 @@ def problem_response(
     }
     if errors is not None:
         body["errors"] = list(errors)
-    response = Response(orjson.dumps(body), status=status, content_type=PROBLEM_JSON)
+    return orjson.dumps(body)
+
+
+def problem_response(
+    status: int,
+    detail: str,
+    *,
+    type_: str = "about:blank",
+    headers: Mapping[str, str] | None = None,
+    errors: Iterable[Mapping[str, str]] | None = None,
+) -> Response:
+    body = problem_body(status, detail, type_=type_, errors=errors)
+    response = Response(body, status=status, content_type=PROBLEM_JSON)
     response.headers.update(headers or {})
     return response
 

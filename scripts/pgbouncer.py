@@ -103,8 +103,11 @@ def run_pgbouncer(
     pool_size: int = POOL_SIZE,
     max_client_conn: int = MAX_CLIENT_CONN,
     log: Path | None = None,
+    port: int | None = None,
 ) -> Iterator[PgBouncer]:
-    """Start PgBouncer on a free 127.0.0.1 port in front of `server_url`'s server; stop it after.
+    """Start PgBouncer on `port` (default: a free one) of 127.0.0.1 in front of `server_url`'s
+    server; stop it after (SIGTERM: PgBouncer's immediate shutdown, every connection closed).
+    Started again on the same port, it is a restart as its clients see one.
 
     `pool_size` server connections per database (`default_pool_size`), `max_client_conn`
     client slots. Run by root, PgBouncer (which refuses to run as root) becomes another user
@@ -117,7 +120,7 @@ def run_pgbouncer(
     with tempfile.TemporaryDirectory(prefix="best_app_pgbouncer_") as name:
         directory = Path(name)
         directory.chmod(0o755)
-        port = _free_port()
+        port = port or _free_port()
         ini = directory / "pgbouncer.ini"
         ini.write_text(_ini(server_url, port, directory, pool_size, max_client_conn))
         command = [binary, str(ini)]

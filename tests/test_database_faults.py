@@ -4,18 +4,32 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
+import pytest
 from sqlalchemy import text
 
 from best_app import create_app
 from best_app.config import Settings
 from best_app.database import Database, create_engine
 from tests.utils.dbtools import database_of
+from tests.utils.metrics import checked_out_here
 from tests.utils.problems import assert_problem
 
 # Nothing listens on port 1: connecting is refused at once.
 UNREACHABLE = "postgresql://postgres@127.0.0.1:1/nothing"
+
+
+@pytest.fixture(autouse=True)
+async def pool_returns_to_zero() -> AsyncIterator[None]:
+    """Each fault leaves the pool gauge where it found it (the apps here serve in this process,
+    so the gauge is this process's): every connection given back, none uncounted twice."""
+    before = checked_out_here()
+    yield
+    deadline = time.monotonic() + 5
+    while checked_out_here() != before:
+        assert time.monotonic() < deadline, f"checked out: {checked_out_here()}, before {before}"
+        await asyncio.sleep(0.1)
 
 
 async def test_database_down_gives_503_but_healthz_stays_up(

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+from typing import cast
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -31,6 +32,7 @@ from prometheus_client.process_collector import ProcessCollector
 from quart import Quart, Response
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import ConnectionPoolEntry
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 _PROCESS_REFRESH_SECONDS = 5.0
@@ -51,6 +53,10 @@ POOL_OVERFLOW = Gauge(
     "best_app_db_pool_overflow",
     "Connections open beyond DB_POOL_SIZE",
     multiprocess_mode="livemax",
+)
+REFUSED = Counter(
+    "best_app_http_requests_refused_total",
+    "Requests answered 503 at once because MAX_REQUESTS_IN_FLIGHT were in flight",
 )
 POOL_TIMEOUTS = Counter(
     "best_app_db_pool_timeouts_total", "Requests that waited past DB_POOL_TIMEOUT for a connection"
@@ -94,15 +100,36 @@ def observe(method: str, route: str, status: int, seconds: float) -> None:
     series[1].observe(seconds)
 
 
+# Marks a pool entry that `checkout` counted (in its `record_info`, which lives as long as the
+# entry), so that `checkin` uncounts only what was counted.
+_COUNTED = "best_app.checked_out"
+
+
+def _marks(entry: ConnectionPoolEntry) -> dict[str, object]:
+    # Typed optional for a detached connection's proxy; a pool entry always has its own.
+    return cast("dict[str, object]", entry.record_info)
+
+
 def instrument_pool(engine: AsyncEngine) -> None:
+    """Keep the pool gauges for `engine`'s pool.
+
+    The pool fires `checkin` for every `checkout`, and once more without one: when an entry
+    whose connection was invalidated (a server or PgBouncer restart) fails to reconnect on its
+    way out, SQLAlchemy returns it with a `checkin`. Counted blindly, the gauge went negative
+    while PgBouncer restarted; so `checkin` uncounts only an entry that `checkout` marked.
+    """
     pool = engine.sync_engine.pool
 
-    def checked_out(*_: object) -> None:
-        POOL_CHECKED_OUT.inc()
+    def checked_out(_dbapi: object, entry: ConnectionPoolEntry, _proxy: object) -> None:
+        marks = _marks(entry)
+        if not marks.get(_COUNTED):  # once, even if a listener's retry checks it out again
+            marks[_COUNTED] = True
+            POOL_CHECKED_OUT.inc()
         POOL_OVERFLOW.set(max(pool.overflow(), 0))  # type: ignore[attr-defined]  # QueuePool's
 
-    def checked_in(*_: object) -> None:
-        POOL_CHECKED_OUT.dec()
+    def checked_in(_dbapi: object, entry: ConnectionPoolEntry) -> None:
+        if _marks(entry).pop(_COUNTED, False):
+            POOL_CHECKED_OUT.dec()
 
     event.listen(pool, "checkout", checked_out)
     event.listen(pool, "checkin", checked_in)

@@ -17,7 +17,11 @@ def live_server(
     """One shared server for tests that only need a running API (fuzzing, properties, races),
     once per route to the database (directly, and through PgBouncer)."""
     log = tmp_path_factory.mktemp("live") / "server.log"
-    env = server_env(route.get("database_url", database_url), WEB_CONCURRENCY="2")
+    # No admission limit: the races send up to 500 requests at once and each must be served
+    # (what the limit does under such bursts is tests/e2e/test_overload.py's business).
+    env = server_env(
+        route.get("database_url", database_url), WEB_CONCURRENCY="2", MAX_REQUESTS_IN_FLIGHT="0"
+    )
     if "db_pooler" in route:
         env["DB_POOLER"] = route["db_pooler"]
     with run_server(env, log) as server:

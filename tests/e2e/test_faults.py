@@ -14,14 +14,19 @@ import httpx
 import pytest
 
 from tests.utils.dbtools import migrate, users_table_locked
-from tests.utils.metrics import metric
+from tests.utils.metrics import assert_pool_returns_to_zero, metric
 from tests.utils.server import ROOT, run_server, server_env
 
 pytestmark = pytest.mark.slow
 
 
 async def test_pool_exhaustion_is_503_then_recovers(database_url: str, server_log: Path) -> None:
-    env = server_env(database_url, DB_POOL_SIZE="1", DB_MAX_OVERFLOW="0", DB_POOL_TIMEOUT="0.5")
+    # No admission limit (it would refuse the five before the pool is asked): the pool's own
+    # timeout is what this test is about.
+    env = server_env(
+        database_url, DB_POOL_SIZE="1", DB_MAX_OVERFLOW="0", DB_POOL_TIMEOUT="0.5",
+        MAX_REQUESTS_IN_FLIGHT="0",
+    )  # fmt: skip
     with run_server(env, server_log) as server:
         async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
             name = f"pool{uuid.uuid4().hex[:10]}"
@@ -46,6 +51,7 @@ async def test_pool_exhaustion_is_503_then_recovers(database_url: str, server_lo
             assert (await holder).status_code == 404  # released: the holder finishes normally
             after = await asyncio.gather(*(http.get("/users") for _ in range(5)))
             assert [r.status_code for r in after] == [200] * 5
+        assert_pool_returns_to_zero(server.url)
 
 
 @pytest.mark.parametrize("read", ["list", "hot"])
@@ -65,6 +71,7 @@ async def test_clients_that_leave_mid_query_leave_the_pool_whole(
         DB_MAX_OVERFLOW="0",
         DB_POOL_TIMEOUT="5",  # with `http`, two handlers wait for the lock holders' connections
         FASTPATH=fastpath,
+        MAX_REQUESTS_IN_FLIGHT="16",  # the ten reads at once afterwards queue for the two
     )
     with run_server(env, server_log) as server:
         path, route = "/users", "/users"
@@ -91,6 +98,7 @@ async def test_clients_that_leave_mid_query_leave_the_pool_whole(
             assert [r.status_code for r in after] == [200] * 10
             assert (await http.get(f"/users/{name}")).status_code == 200
             scrape = (await http.get("/metrics")).text
+        assert_pool_returns_to_zero(server.url)
     assert metric(scrape, "best_app_http_requests_total", status="500") == 0
     assert "Traceback" not in server.log()
     left = metric(scrape, "best_app_http_requests_total", route=route, status="499")
@@ -189,3 +197,6 @@ async def test_database_outage_is_503_and_recovers_without_losing_writes(
             assert acknowledged
             for name in acknowledged:  # nothing that was acknowledged is lost
                 assert (await http.get(f"/users/{name}")).status_code == 200
+        # Reconnects refused while the server was down returned entries the pool had not
+        # counted out: the gauge must not have gone below 0 for them.
+        assert_pool_returns_to_zero(server.url)

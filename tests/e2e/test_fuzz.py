@@ -18,6 +18,7 @@ import asyncio
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from schemathesis.core.result import Err
 
 from best_app import create_app
 from best_app.config import Settings
+from tests.utils.metrics import assert_pool_returns_to_zero
 from tests.utils.server import Server
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "100"))
@@ -73,6 +75,15 @@ def _operations(schema: schemathesis.BaseSchema) -> dict[str, Operation]:
 
 SCHEMA = schemathesis.openapi.from_dict(_openapi())
 OPERATIONS = _operations(SCHEMA)
+
+
+@pytest.fixture(autouse=True)
+def pool_returns_to_zero(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After each test against the live server, its pools give back every connection."""
+    yield
+    if "live_server" in request.fixturenames:
+        server: Server = request.getfixturevalue("live_server")
+        assert_pool_returns_to_zero(server.url)
 
 
 @pytest.mark.slow

@@ -8,11 +8,13 @@ PostgreSQL sees under load, and the statement timeout without a startup paramete
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import time
 from collections import Counter
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 
 import asyncpg
@@ -25,7 +27,7 @@ from best_app.config import Settings
 from best_app.database import Database, create_engine
 from best_app.database.schema import expected_heads
 from best_app.repositories import cars, users
-from scripts.pgbouncer import PgBouncer
+from scripts.pgbouncer import PgBouncer, pgbouncer_binary, run_pgbouncer
 from tests.utils.dbtools import plain_dsn, users_table_locked
 from tests.utils.faults import (
     READ_WAITING_ON_LOCK,
@@ -33,16 +35,23 @@ from tests.utils.faults import (
     client_with_user,
     server_connection,
 )
+from tests.utils.flood import Plan, reads_and_purchases, register_owners, run_load
+from tests.utils.metrics import assert_pool_returns_to_zero
 from tests.utils.problems import assert_problem
-from tests.utils.server import ROOT, run_server, server_env
+from tests.utils.server import REPLICA, ROOT, free_port, run_server, server_env
 
 pytestmark = pytest.mark.slow
 
 
 def _pooled_env(bouncer: PgBouncer, database_url: str, **overrides: str) -> dict[str, str]:
-    env = server_env(bouncer.url_for(database_url), DB_POOLER="pgbouncer")
+    env = _pooled(bouncer.url_for(database_url))
     env.update(overrides)
     return env
+
+
+def _pooled(url: str) -> dict[str, str]:
+    """A replica's environment with `url`, a database through PgBouncer."""
+    return server_env(url, DB_POOLER="pgbouncer")
 
 
 async def _applied_versions(database_url: str) -> list[str]:
@@ -270,3 +279,63 @@ async def test_server_connections_killed_behind_pgbouncer_are_503s_then_served_a
                 if response.status_code != 200:
                     await assert_problem(response, 503)
             assert len(statuses) <= killed + 1, statuses  # one failure per dead connection
+
+
+async def test_a_pgbouncer_restart_under_load_fails_requests_only_while_it_is_down(
+    server_url: str, database_url: str, tmp_path: Path
+) -> None:
+    """Two replicas through a PgBouncer of this test's own, each under 16 clients of reads and
+    purchases. PgBouncer stops (its immediate shutdown: every connection closed) and starts
+    again on the same port a second later. Requests fail only while it is down, each with a 503
+    and `Retry-After`; every replica is ready again within 5 s of the restart; every pool
+    connection is back afterwards (and the gauge never went below 0 on the way)."""
+    if pgbouncer_binary() is None and not os.environ.get("CI"):
+        pytest.skip("pgbouncer is not installed (apt-get install pgbouncer; .ci/run does)")
+    port = free_port()
+    with ExitStack() as stack:
+        bouncer = ExitStack()
+        url = bouncer.enter_context(run_pgbouncer(server_url, port=port)).url_for(database_url)
+        servers = [
+            stack.enter_context(run_server(_pooled(url), tmp_path / f"app{i}.log", server=REPLICA))
+            for i in (1, 2)
+        ]
+        owners = register_owners(servers[0].url)
+        loads = [
+            asyncio.create_task(
+                asyncio.to_thread(
+                    run_load,
+                    Plan(server.url, reads_and_purchases(owners), 10, obey_retry_after=False),
+                    16,
+                    8.0,
+                )
+            )
+            for server in servers
+        ]
+        await asyncio.sleep(2.0)
+        stopped = time.monotonic()
+        bouncer.close()
+        await asyncio.sleep(1.0)
+        stack.enter_context(run_pgbouncer(server_url, port=port))
+        restarted = time.monotonic()
+        async with httpx.AsyncClient(timeout=5) as http:
+            for server in servers:
+                while (await http.get(f"{server.url}/readyz")).status_code != 200:
+                    assert time.monotonic() - restarted < 5, "not ready within 5 s"
+                    await asyncio.sleep(0.05)
+        ready = time.monotonic()
+        done = await asyncio.gather(*loads)
+        for server in servers:
+            assert_pool_returns_to_zero(server.url)
+    for load in done:
+        report = f"{load.statuses()}; down {stopped:.2f}-{ready:.2f}"
+        print(report)
+        assert load.failures == [], (load.failures[:10], report)
+        assert load.wrong_errors() == [], report
+        outside = [
+            f"{a.label} {a.status} {a.started:.2f}+{a.seconds:.2f}s"
+            for a in load.answers
+            if a.status >= 400 and (a.started + a.seconds < stopped or a.started > ready)
+        ]
+        assert outside == [], (outside[:10], report)
+        assert any(a.status < 400 and a.started > ready for a in load.answers), report
+        assert any(a.status < 400 and a.started + a.seconds < stopped for a in load.answers)

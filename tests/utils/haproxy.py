@@ -35,6 +35,11 @@ class HAProxy:
 
     def server_states(self) -> dict[str, str]:
         """{server name: "UP" | "DOWN" | ...} for the app's backend, from the runtime API."""
+        return {name: row["status"] for name, row in self.server_stats().items()}
+
+    def server_stats(self) -> dict[str, dict[str, str]]:
+        """{server name: its `show stat` row} for the app's backend (`status`; `chkdown`, how
+        many times checks took it down; `qtime`, `rtime`; HAProxy's management guide)."""
         with socket.socket(socket.AF_UNIX) as sock:
             sock.settimeout(2)
             sock.connect(str(self.stats_socket))
@@ -44,7 +49,7 @@ class HAProxy:
                 data += chunk
         rows = csv.DictReader(data.decode().removeprefix("# ").splitlines())
         return {
-            row["svname"]: row["status"]
+            row["svname"]: row
             for row in rows
             if row["pxname"] == BACKEND and row["svname"] not in {"FRONTEND", "BACKEND"}
         }
