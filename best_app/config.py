@@ -98,6 +98,13 @@ class Settings(BaseSettings):
     cors_origins: CommaList = ()
     trusted_proxies: CommaList = ()
     metrics_token: SecretStr | None = None
+    # Login sessions (best_app/web/auth.py): seconds of inactivity after which a session token
+    # is refused, and seconds after login after which it is refused whatever its use.
+    session_idle_timeout: int = Field(default=1800, ge=60)
+    session_lifetime: int = Field(default=86400, ge=60)
+    # argon2id hashes computed at once per process (best_app/passwords.py): a login flood
+    # queues here instead of taking every thread and CPU from the requests.
+    password_hash_concurrency: int = Field(default=2, ge=1)
     # `best_app.fastpath`'s tricks in use: `on` (all), `off` (the house rules everywhere), or
     # the names of some, e.g. `alone` (docs/settings.md).
     fastpath: CommaList = FASTPATH_TRICKS

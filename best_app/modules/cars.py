@@ -12,7 +12,7 @@ from best_app.modules.conditional import (
     if_match,
     not_modified,
 )
-from best_app.modules.users import user_not_found
+from best_app.modules.users import require_user_or_admin, user_not_found
 from best_app.repositories import cars, sales
 from best_app.repositories.pages import Page
 from best_app.repositories.rows import CarRow, OwnershipRow
@@ -50,10 +50,12 @@ _CAR_LINKS = {
 @tag(["cars"])
 @validate_request(CarCreate)
 @answers(CarOut, 201)
-@problems(400, 401, 404, 413, 422)
+@problems(400, 401, 403, 404, 413, 422)
 @document_more(responses={201: {"links": _CAR_LINKS}})
 async def buy_car(username: str, data: CarCreate) -> tuple[CarRow, int, dict[str, str]]:
-    """Record that the user bought a car (its first ownership period starts now)."""
+    """Record that the user bought a car (its first ownership period starts now). The user
+    themselves or an admin."""
+    await require_user_or_admin(username)
     car = await cars.buy_car(get_session(), username, data.model)
     if car is None:
         raise user_not_found(username)

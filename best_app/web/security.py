@@ -1,4 +1,6 @@
-"""Cross-cutting HTTP concerns inside Quart: bearer auth on writes, no cookie sessions, CORS.
+"""Cross-cutting HTTP concerns inside Quart: bearer tokens, no cookie sessions, CORS.
+
+(Who may write is `best_app.web.auth`.)
 
 (Request ids, security headers and request metrics are ASGI middleware: `best_app.web.middleware`.)
 """
@@ -6,7 +8,6 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Awaitable, Callable
 
 from quart import Quart, Response, request
 from quart.sessions import SessionInterface, SessionMixin
@@ -17,8 +18,6 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from best_app.config import Settings
 from best_app.errors import APIError
 from best_app.web.request_id import HEADER as REQUEST_ID_HEADER
-
-_WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def token_matches(authorization: str, tokens: tuple[str, ...]) -> bool:
@@ -45,14 +44,6 @@ def require_bearer(tokens: tuple[str, ...], realm: str) -> None:
         )
 
 
-def _bearer_guard(tokens: tuple[str, ...]) -> Callable[[], Awaitable[None]]:
-    async def require_token() -> None:
-        if request.method in _WRITE_METHODS:
-            require_bearer(tokens, "best_app")
-
-    return require_token
-
-
 class NoSessions(SessionInterface):
     """The API is stateless (bearer tokens, no cookies): open no cookie session per request."""
 
@@ -67,8 +58,6 @@ class NoSessions(SessionInterface):
 
 def init_app(app: Quart, settings: Settings) -> None:
     app.session_interface = NoSessions()  # type: ignore[assignment]  # Quart's stub type
-    if settings.api_tokens:
-        app.before_request(_bearer_guard(settings.api_tokens))
     if settings.cors_origins:
         cors(
             app,

@@ -11,9 +11,8 @@ from quart.typing import TestClientProtocol
 
 from best_app import create_app
 from best_app.config import Settings
+from tests.utils.auth import AUTH as TOKEN
 from tests.utils.problems import assert_problem
-
-TOKEN = {"Authorization": "Bearer t0ken"}
 
 
 async def _user(client: TestClientProtocol, name: str) -> dict[str, Any]:
@@ -123,7 +122,7 @@ async def test_a_deleted_past_owner_stays_in_the_history_by_name(
 
 @pytest.fixture
 async def guarded(make_settings: Callable[..., Settings]) -> AsyncIterator[TestClientProtocol]:
-    async with create_app(make_settings(api_tokens="t0ken")).test_app() as app:
+    async with create_app(make_settings()).test_app() as app:
         yield app.test_client()
 
 

@@ -15,6 +15,7 @@ from quart import Quart
 
 from best_app import create_app
 from best_app.config import Settings
+from tests.utils.auth import AUTH
 
 # An ASGI app as these tests drive it: with plain dict messages (Quart types its parameters
 # with Hypercorn's TypedDicts, which raw test messages and `sent[0]["status"]` do not fit).
@@ -48,6 +49,7 @@ def _scope(method: str, path: str, body: bytes = b"") -> dict[str, Any]:
         "headers": [
             (b"host", b"testserver"),
             (b"content-type", b"application/json"),
+            (b"authorization", AUTH["Authorization"].encode()),
             # A request with a body says so (a GET without one sends neither this nor
             # Transfer-Encoding, as HTTP/1.1 clients do).
             *([(b"content-length", str(len(body)).encode())] if body else []),
