@@ -69,5 +69,5 @@ async def login(client: TestClientProtocol, username: str, password: str = GOOD_
 def authorized_app(settings: Settings) -> Quart:
     """`create_app(settings)` whose requests carry the test service token by default."""
     app = create_app(settings)
-    app.asgi_app = SendServiceToken(app.asgi_app)  # type: ignore[method-assign]
+    app.asgi_app = SendServiceToken(app.asgi_app)  # type: ignore[method-assign,assignment]
     return app
