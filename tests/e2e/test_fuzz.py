@@ -34,6 +34,7 @@ from schemathesis.core.result import Err
 
 from best_app import create_app
 from best_app.config import Settings
+from tests.utils.auth import AUTH
 from tests.utils.server import Server
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "100"))
@@ -88,7 +89,7 @@ def test_operation_conforms_to_its_schema(live_server: Server, label: str) -> No
         database=None,
     )
     def check(case: schemathesis.Case[Operation]) -> None:
-        case.call_and_validate(base_url=live_server.url, checks=CHECKS)
+        case.call_and_validate(base_url=live_server.url, headers=AUTH, checks=CHECKS)
 
     check()
 
@@ -103,7 +104,7 @@ def test_operation_conforms_to_its_schema(live_server: Server, label: str) -> No
     database=None,
 )
 def test_coverage_phase_conforms(live_server: Server, case: schemathesis.Case[Operation]) -> None:
-    case.call_and_validate(base_url=live_server.url, checks=CHECKS)
+    case.call_and_validate(base_url=live_server.url, headers=AUTH, checks=CHECKS)
 
 
 def test_the_document_links_operations() -> None:
@@ -135,6 +136,7 @@ def test_stateful_phase_conforms(live_server: Server, tmp_path: Path) -> None:
         "--checks", ",".join(check.__name__ for check in CHECKS),
         "--max-examples", str(SCENARIOS),
         "--workers", "1",
+        "--header", f"Authorization: {AUTH['Authorization']}",
         "--report", "junit", "--report-dir", str(tmp_path),
     ]  # fmt: skip
     if os.environ.get("CI"):
