@@ -26,6 +26,7 @@ from best_app.schemas import (
     PageQuery,
     SaleCreate,
 )
+from best_app.web import auth
 from best_app.web.openapi import document_more
 from best_app.web.responses import answers, no_content, problems
 
@@ -82,6 +83,16 @@ def car_not_found(car_id: int) -> APIError:
     return APIError(404, f"There is no car {car_id}.", type_="urn:best-app:problem:not-found")
 
 
+def acting_owner() -> int | None:
+    """Whose car a car write may change: the user's own (their id), or any (None: an admin)."""
+    who = auth.require_principal()
+    return None if who.is_admin else who.user_id
+
+
+def not_your_car(car_id: int) -> APIError:
+    return auth.forbidden(f"Only the owner of car {car_id} or an admin may do this.")
+
+
 def known_car_id(car_id: int) -> int:
     """Ids past the column's range exist nowhere: 404 before the driver refuses them.
 
@@ -109,14 +120,22 @@ async def get_car(car_id: int) -> Response | CarRow:
 @tag(["cars"])
 @validate_request(CarPatch)
 @answers(CarOut, etag=etag_of)
-@problems(400, 401, 404, 412, 413, 422)
+@problems(400, 401, 403, 404, 412, 413, 422)
 @document_conditional_write()
 async def patch_car(car_id: int, data: CarPatch) -> CarRow:
-    """Change the car's model (a JSON merge patch); If-Match makes it conditional."""
+    """Change the car's model (a JSON merge patch); If-Match makes it conditional. The car's
+    current owner or an admin."""
     with if_match(f"Car {car_id}") as expected:
-        car = await cars.update_model(
-            get_session(), known_car_id(car_id), data.model, expected=expected
-        )
+        try:
+            car = await cars.update_model(
+                get_session(),
+                known_car_id(car_id),
+                data.model,
+                expected=expected,
+                owner=acting_owner(),
+            )
+        except cars.NotOwnerError:
+            raise not_your_car(car_id) from None
     if car is None:
         raise car_not_found(car_id)
     return car
@@ -126,18 +145,25 @@ async def patch_car(car_id: int, data: CarPatch) -> CarRow:
 @tag(["cars"])
 @validate_request(SaleCreate)
 @answers(CarOut, etag=etag_of)
-@problems(400, 401, 404, 409, 412, 413, 422)
+@problems(400, 401, 403, 404, 409, 412, 413, 422)
 @document_more(responses={200: {"links": _CAR_LINKS}})
 @document_conditional_write()
 async def sell_car(car_id: int, data: SaleCreate) -> CarRow:
-    """Sell the car to another user: its current ownership period ends, the buyer's begins."""
+    """Sell the car to another user: its current ownership period ends, the buyer's begins.
+    The car's current owner or an admin."""
     with if_match(f"Car {car_id}") as expected:
         try:
             car = await sales.sell_car(
-                get_session(), known_car_id(car_id), data.buyer, expected=expected
+                get_session(),
+                known_car_id(car_id),
+                data.buyer,
+                expected=expected,
+                owner=acting_owner(),
             )
         except sales.NoSuchCarError:
             raise car_not_found(car_id) from None
+        except cars.NotOwnerError:
+            raise not_your_car(car_id) from None
         except sales.NoSuchBuyerError:
             raise user_not_found(data.buyer) from None
         except sales.AlreadyOwnerError:
@@ -166,12 +192,17 @@ async def get_owners(car_id: int, query_args: PageQuery) -> Page[OwnershipRow]:
 
 @blueprint.delete("/cars/<int:car_id>")
 @tag(["cars"])
-@problems(401, 404, 412)
+@problems(401, 403, 404, 412)
 @document_conditional_write(answer=204)
 async def delete_car(car_id: int) -> Response:
-    """Delete a car, and its ownership history with it."""
+    """Delete a car, and its ownership history with it. Its current owner or an admin."""
     with if_match(f"Car {car_id}") as expected:
-        deleted = await cars.delete_car(get_session(), known_car_id(car_id), expected=expected)
+        try:
+            deleted = await cars.delete_car(
+                get_session(), known_car_id(car_id), expected=expected, owner=acting_owner()
+            )
+        except cars.NotOwnerError:
+            raise not_your_car(car_id) from None
     if not deleted:
         raise car_not_found(car_id)
     return no_content()
