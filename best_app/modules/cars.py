@@ -1,5 +1,8 @@
 """Cars: buy one for a user, list a user's cars; get, change, sell and delete by id; history."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from quart import Blueprint, Response, url_for
 from quart_schema import tag, validate_querystring, validate_request
 
@@ -83,14 +86,15 @@ def car_not_found(car_id: int) -> APIError:
     return APIError(404, f"There is no car {car_id}.", type_="urn:best-app:problem:not-found")
 
 
-def acting_owner() -> int | None:
-    """Whose car a car write may change: the user's own (their id), or any (None: an admin)."""
+@contextmanager
+def owner_or_admin(car_id: int) -> Iterator[int | None]:
+    """Whose car a car write may change: the user's own (their id), or any (None: an admin).
+    The write checks it itself; its `NotOwnerError` becomes a 403."""
     who = auth.require_principal()
-    return None if who.is_admin else who.user_id
-
-
-def not_your_car(car_id: int) -> APIError:
-    return auth.forbidden(f"Only the owner of car {car_id} or an admin may do this.")
+    try:
+        yield None if who.is_admin else who.user_id
+    except cars.NotOwnerError:
+        raise auth.forbidden(f"Only the owner of car {car_id} or an admin may do this.") from None
 
 
 def known_car_id(car_id: int) -> int:
@@ -125,17 +129,10 @@ async def get_car(car_id: int) -> Response | CarRow:
 async def patch_car(car_id: int, data: CarPatch) -> CarRow:
     """Change the car's model (a JSON merge patch); If-Match makes it conditional. The car's
     current owner or an admin."""
-    with if_match(f"Car {car_id}") as expected:
-        try:
-            car = await cars.update_model(
-                get_session(),
-                known_car_id(car_id),
-                data.model,
-                expected=expected,
-                owner=acting_owner(),
-            )
-        except cars.NotOwnerError:
-            raise not_your_car(car_id) from None
+    with if_match(f"Car {car_id}") as expected, owner_or_admin(car_id) as owner:
+        car = await cars.update_model(
+            get_session(), known_car_id(car_id), data.model, expected=expected, owner=owner
+        )
     if car is None:
         raise car_not_found(car_id)
     return car
@@ -151,19 +148,13 @@ async def patch_car(car_id: int, data: CarPatch) -> CarRow:
 async def sell_car(car_id: int, data: SaleCreate) -> CarRow:
     """Sell the car to another user: its current ownership period ends, the buyer's begins.
     The car's current owner or an admin."""
-    with if_match(f"Car {car_id}") as expected:
+    with if_match(f"Car {car_id}") as expected, owner_or_admin(car_id) as owner:
         try:
             car = await sales.sell_car(
-                get_session(),
-                known_car_id(car_id),
-                data.buyer,
-                expected=expected,
-                owner=acting_owner(),
+                get_session(), known_car_id(car_id), data.buyer, expected=expected, owner=owner
             )
         except sales.NoSuchCarError:
             raise car_not_found(car_id) from None
-        except cars.NotOwnerError:
-            raise not_your_car(car_id) from None
         except sales.NoSuchBuyerError:
             raise user_not_found(data.buyer) from None
         except sales.AlreadyOwnerError:
@@ -196,13 +187,10 @@ async def get_owners(car_id: int, query_args: PageQuery) -> Page[OwnershipRow]:
 @document_conditional_write(answer=204)
 async def delete_car(car_id: int) -> Response:
     """Delete a car, and its ownership history with it. Its current owner or an admin."""
-    with if_match(f"Car {car_id}") as expected:
-        try:
-            deleted = await cars.delete_car(
-                get_session(), known_car_id(car_id), expected=expected, owner=acting_owner()
-            )
-        except cars.NotOwnerError:
-            raise not_your_car(car_id) from None
+    with if_match(f"Car {car_id}") as expected, owner_or_admin(car_id) as owner:
+        deleted = await cars.delete_car(
+            get_session(), known_car_id(car_id), expected=expected, owner=owner
+        )
     if not deleted:
         raise car_not_found(car_id)
     return no_content()

@@ -24,13 +24,20 @@ async def _owner_with_car(
     return name, token, car["id"]
 
 
+async def _alices_car_and_bob(
+    client: TestClientProtocol, unique: Callable[[str], str]
+) -> tuple[dict[str, str], str, str, dict[str, str]]:
+    """Alice's credentials and her car's path; Bob's name and credentials."""
+    _, alices, car_id = await _owner_with_car(client, unique)
+    bob, bobs, _ = await _owner_with_car(client, unique)
+    return alices, f"/cars/{car_id}", bob, bobs
+
+
 async def test_another_users_patch_sale_and_delete_are_403_and_change_nothing(
     client: TestClientProtocol, unique: Callable[[str], str]
 ) -> None:
-    _, _, car_id = await _owner_with_car(client, unique)
-    bob, bobs, _ = await _owner_with_car(client, unique)
-    before = await (await client.get(f"/cars/{car_id}")).get_json()
-    path = f"/cars/{car_id}"
+    _, path, bob, bobs = await _alices_car_and_bob(client, unique)
+    before = await (await client.get(path)).get_json()
     await assert_problem(await client.patch(path, json={"model": "Polo"}, headers=bobs), 403)
     sale = await client.post(f"{path}/sale", json={"buyer": bob}, headers=bobs)
     await assert_problem(sale, 403)
@@ -51,9 +58,7 @@ async def test_another_users_patch_sale_and_delete_are_403_and_change_nothing(
 async def test_after_a_sale_the_new_owner_may_patch_and_the_old_may_not(
     client: TestClientProtocol, unique: Callable[[str], str]
 ) -> None:
-    _, alices, car_id = await _owner_with_car(client, unique)
-    bob, bobs, _ = await _owner_with_car(client, unique)
-    path = f"/cars/{car_id}"
+    alices, path, bob, bobs = await _alices_car_and_bob(client, unique)
     assert (
         await client.post(f"{path}/sale", json={"buyer": bob}, headers=alices)
     ).status_code == 200
@@ -67,9 +72,7 @@ async def test_after_a_sale_the_new_owner_may_patch_and_the_old_may_not(
 async def test_the_old_owners_patches_racing_the_sale_never_land_after_it(
     client: TestClientProtocol, unique: Callable[[str], str]
 ) -> None:
-    _, alices, car_id = await _owner_with_car(client, unique)
-    bob, _, _ = await _owner_with_car(client, unique)
-    path = f"/cars/{car_id}"
+    alices, path, bob, _ = await _alices_car_and_bob(client, unique)
 
     async def patch(n: int) -> int:
         response = await client.patch(path, json={"model": f"A{n}"}, headers=alices)
@@ -82,9 +85,13 @@ async def test_the_old_owners_patches_racing_the_sale_never_land_after_it(
         sold: dict[str, Any] = await response.get_json()
         return sold
 
-    *statuses, sold = await asyncio.gather(*(patch(n) for n in range(20)), sell())
+    before = [asyncio.create_task(patch(n)) for n in range(10)]
+    sale = asyncio.create_task(sell())
+    after = [asyncio.create_task(patch(n)) for n in range(10, 20)]
+    statuses = await asyncio.gather(*before, *after)
+    sold = await sale
     final = await (await client.get(path)).get_json()
     # Nothing changed the car after the sale: its model and version are the sale's.
     assert final == sold
-    assert (await client.get(path)).headers["ETag"] == f'"{car_id}.{statuses.count(200) + 2}"'
+    assert (await client.get(path)).headers["ETag"] == f'"{sold["id"]}.{statuses.count(200) + 2}"'
     assert 403 in statuses or statuses.count(200) == 20  # some PATCHes ran after the sale
