@@ -15,7 +15,7 @@ from best_app.observability import metrics
 from best_app.observability import routes as metrics_routes
 from best_app.observability.logs import configure_logging
 from best_app.schemas import UsernameConverter
-from best_app.web import auth, docs, draining, health, security
+from best_app.web import auth, docs, draining, health, ratelimit, security
 from best_app.web.middleware import Edge, record_route
 from best_app.web.openapi import ProblemAwareOpenAPIProvider
 from best_app.web.request import Request
@@ -57,7 +57,8 @@ def create_app(settings: Settings | None = None) -> Quart:
     register_error_handlers(app)
     app.before_request(record_route)  # first hook: a request refused by the next is labelled too
     security.init_app(app, settings)
-    auth.init_app(app, settings)  # after CORS: a preflight needs no credential
+    ratelimit.init_app(app, settings)  # before auth: a refused request costs no lookup
+    auth.init_app(app, settings)
     metrics.init_app(app)
     edge = Edge(app.asgi_app, metrics.observe, closing=lambda: drain.draining)
     app.asgi_app = edge  # type: ignore[method-assign]  # Quart's documented middleware hook

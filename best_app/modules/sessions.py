@@ -14,9 +14,10 @@ from quart_schema import security_scheme, tag, validate_request
 from best_app.config import current_settings
 from best_app.database import get_session
 from best_app.errors import APIError
+from best_app.observability.metrics import LOGINS
 from best_app.repositories import accounts, sessions
 from best_app.schemas import PasswordChange, SessionCreate, SessionOut
-from best_app.web import auth
+from best_app.web import auth, ratelimit
 from best_app.web.responses import answers, no_content, problems
 
 blueprint = Blueprint("sessions", __name__)
@@ -30,15 +31,24 @@ _WRONG = "The username or the password is wrong."
 @security_scheme([])
 @validate_request(SessionCreate)
 @answers(SessionOut, 201)
-@problems(400, 401, 413, 422)
+@problems(400, 401, 413, 422, 429)
 async def create_session(data: SessionCreate) -> tuple[dict[str, object], int]:
     """Log in: a bearer token for `Authorization: Bearer <token>`, and when it expires."""
+    limits = ratelimit.limiter()
+    try:
+        await limits.check_login(data.username)
+    except APIError:
+        LOGINS.labels("refused").inc()
+        raise
     db = get_session()
     account = await accounts.find_account(db, data.username)
     stored = account.password_hash if account is not None else None
     verified = await auth.passwords().verify(stored, data.password)
     if account is None or stored is None or not verified.ok:
+        LOGINS.labels("failed").inc()
         raise auth.unauthorized(_WRONG)
+    LOGINS.labels("succeeded").inc()
+    await limits.login_succeeded(data.username)
     settings = current_settings()
     token, digest = auth.new_token()
     expires_at = await sessions.open_session(

@@ -16,7 +16,7 @@ from best_app.repositories import accounts, users
 from best_app.repositories.pages import Page
 from best_app.repositories.rows import UserRow
 from best_app.schemas import UserCreate, UserListQuery, UserOut, UserPage, UserPatch
-from best_app.web import auth
+from best_app.web import auth, ratelimit
 from best_app.web.openapi import document_more
 from best_app.web.responses import answers, no_content, problems
 
@@ -68,12 +68,13 @@ async def require_user_or_admin(username: str) -> None:
 @security_scheme([{}, {"bearer": []}])
 @validate_request(UserCreate)
 @answers(UserOut, 201, 200)
-@problems(400, 401, 403, 409, 413, 422)
+@problems(400, 401, 403, 409, 413, 422, 429)
 @document_more(responses={201: {"links": _USER_LINKS}, 200: {"links": _USER_LINKS}})
 async def create_user(data: UserCreate) -> tuple[UserRow, int, dict[str, str]]:
     """Register a user. With a password anyone may (a taken username is 409). Without one,
     only an admin may, and an existing username returns the stored user (200)."""
     if data.password is not None:
+        await ratelimit.limiter().check_registration()
         password_hash = await auth.passwords().hash(data.password)
         registered = await accounts.register_account(
             get_session(), data.username, password_hash, role=data.role, created_at=data.created_at

@@ -23,7 +23,7 @@ from best_app.database import current_database
 from best_app.errors import APIError
 from best_app.passwords import Passwords
 from best_app.repositories import sessions
-from best_app.web.security import token_matches
+from best_app.web.security import carries_service_token
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 TOKEN_BYTES = 32  # 256 bits from the OS's CSPRNG
@@ -110,7 +110,7 @@ def passwords() -> Passwords:
 
 
 async def _resolve(authorization: str, settings: Settings) -> Principal | None:
-    if settings.api_tokens and token_matches(authorization, settings.api_tokens):
+    if carries_service_token(settings.api_tokens):
         return SERVICE
     scheme, _, offered = authorization.partition(" ")
     token = offered.strip()

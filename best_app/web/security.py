@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hmac
 
-from quart import Quart, Response, request
+from quart import Quart, Response, g, request
 from quart.sessions import SessionInterface, SessionMixin
 from quart.wrappers import BaseRequestWebsocket
 from quart_cors import cors
@@ -31,6 +31,20 @@ def token_matches(authorization: str, tokens: tuple[str, ...]) -> bool:
     for token in tokens:
         matched |= hmac.compare_digest(given, token.encode())
     return scheme.lower() == "bearer" and matched
+
+
+_SERVICE_TOKEN_KEY = "best_app_service_token"  # noqa: S105 - a name in `g`, not a token
+
+
+def carries_service_token(tokens: tuple[str, ...]) -> bool:
+    """Whether the request's `Authorization` carries one of the service `tokens` (compared
+    once per request, whoever asks: the rate limits and the auth hook)."""
+    found: bool | None = g.get(_SERVICE_TOKEN_KEY)
+    if found is None:
+        authorization = request.headers.get("Authorization", "")
+        found = bool(tokens) and bool(authorization) and token_matches(authorization, tokens)
+        setattr(g, _SERVICE_TOKEN_KEY, found)
+    return found
 
 
 def require_bearer(tokens: tuple[str, ...], realm: str) -> None:
