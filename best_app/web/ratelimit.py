@@ -4,8 +4,8 @@
   the views marked `@rate_exempt` (`/healthz`, `/readyz`, `/metrics`: operators and
   orchestrators poll them) and requests with a service token (automation, the benchmark).
 - Logins: `RATE_LIMIT_LOGIN` per username (known or not, so a 429 tells nothing) counts each
-  attempt, and a successful one is given back, so the count is of failures; and the same
-  limit per client. Registrations with a password: `RATE_LIMIT_REGISTER` per client.
+  attempt, and a successful one is given back, so the count is of failures; ten times that
+  per client address. Registrations with a password: `RATE_LIMIT_REGISTER` per client.
 - Over a limit: 429 problem+json with `Retry-After` and `RateLimit-Limit`,
   `RateLimit-Remaining`, `RateLimit-Reset` (seconds).
 - The client is the socket peer, unless the peer is in `TRUSTED_PROXIES`; only then is
@@ -91,6 +91,8 @@ class RateLimiter:
         self.settings = settings
         self.default = Limit.parse(settings.rate_limit_default)
         self.login = Limit.parse(settings.rate_limit_login)
+        # Per client address: ten times the per-username limit (one address, many users).
+        self.login_per_client = Limit(self.login.count * 10, self.login.seconds)
         self.register = Limit.parse(settings.rate_limit_register)
         self._trusted = tuple(
             ipaddress.ip_network(proxy, strict=False) for proxy in settings.trusted_proxies
@@ -155,12 +157,15 @@ class RateLimiter:
     async def check_login(self, username: str) -> None:
         """Before a login is checked: per client, then this attempt against the username."""
         route = "sessions.create_session"
-        await self.hit(f"login-client:{self.client()}", self.login, route=route, fail_closed=True)
+        client = f"login-client:{self.client()}"
+        await self.hit(client, self.login_per_client, route=route, fail_closed=True)
         await self.hit(f"login-user:{username}", self.login, route=route, fail_closed=True)
 
     async def login_succeeded(self, username: str) -> None:
-        """A login that succeeded does not count against the username."""
+        """A login that succeeded counts against neither the username nor the client."""
         await self._add(f"login-user:{username}", -1, self.login, fail_closed=False)
+        client = f"login-client:{self.client()}"
+        await self._add(client, -1, self.login_per_client, fail_closed=False)
 
     async def check_registration(self) -> None:
         route = "users.create_user"
