@@ -101,17 +101,8 @@ class RateLimiter:
 
     def init_app(self, app: Quart) -> None:
         app.extensions[_EXTENSION] = self
-        app.before_serving(self.connect)
         app.after_serving(self.close)
         app.before_request(self.check_route)
-
-    async def connect(self) -> None:
-        settings = self.settings
-        self._store = (
-            RedisStore(settings.redis_url, settings.rate_limit_prefix)
-            if settings.redis_url
-            else MemoryStore()
-        )
 
     async def close(self) -> None:
         if self._store is not None:
@@ -120,8 +111,14 @@ class RateLimiter:
 
     @property
     def store(self) -> Store:
+        """Made at first use, in the serving loop (a Redis client must not cross loops)."""
         if self._store is None:
-            raise RuntimeError("the rate limiter is not connected (is the app serving?)")
+            settings = self.settings
+            self._store = (
+                RedisStore(settings.redis_url, settings.rate_limit_prefix)
+                if settings.redis_url
+                else MemoryStore()
+            )
         return self._store
 
     def client(self) -> str:

@@ -18,9 +18,12 @@ import asyncio
 import os
 import subprocess
 import sys
+import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
@@ -34,7 +37,8 @@ from schemathesis.core.result import Err
 
 from best_app import create_app
 from best_app.config import Settings
-from tests.utils.auth import AUTH
+from best_app.ops.admins import create_admin
+from tests.utils.auth import AUTH, GOOD_PASSWORD
 from tests.utils.server import Server
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "100"))
@@ -125,10 +129,28 @@ def test_the_document_links_operations() -> None:
     } <= links
 
 
+def _admin_session(server: Server, settings: Settings) -> str:
+    """A session token of a new admin (made as `best-app create-admin` makes one)."""
+    name = f"fuzz-admin-{uuid.uuid4().hex[:8]}"
+    asyncio.run(create_admin(settings, name, GOOD_PASSWORD))
+    body = {"username": name, "password": GOOD_PASSWORD}
+    response = httpx.post(f"{server.url}/sessions", json=body, timeout=30)
+    assert response.status_code == 201, response.text
+    token: str = response.json()["token"]
+    return token
+
+
 @pytest.mark.slow
-def test_stateful_phase_conforms(live_server: Server, tmp_path: Path) -> None:
+def test_stateful_phase_conforms(
+    live_server: Server,
+    tmp_path: Path,
+    make_settings: Callable[..., Settings],
+    route: dict[str, str],
+) -> None:
     """Schemathesis's own stateful phase (its engine, as its CLI runs it: a scenario meets a
-    database earlier scenarios changed, which its runner expects and plain Hypothesis does not)."""
+    database earlier scenarios changed, which its runner expects and plain Hypothesis does not),
+    logged in: every write carries an admin's session token."""
+    token = _admin_session(live_server, make_settings(**route))
     command = [
         str(Path(sys.executable).with_name("schemathesis")), "run",
         f"{live_server.url}/openapi.json",
@@ -136,7 +158,7 @@ def test_stateful_phase_conforms(live_server: Server, tmp_path: Path) -> None:
         "--checks", ",".join(check.__name__ for check in CHECKS),
         "--max-examples", str(SCENARIOS),
         "--workers", "1",
-        "--header", f"Authorization: {AUTH['Authorization']}",
+        "--header", f"Authorization: Bearer {token}",
         "--report", "junit", "--report-dir", str(tmp_path),
     ]  # fmt: skip
     if os.environ.get("CI"):
