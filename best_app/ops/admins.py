@@ -1,4 +1,6 @@
-"""`best-app create-admin USERNAME`: an admin account (a new user, or an existing one made one).
+"""`best-app create-admin USERNAME`: an admin account (a new user, or an existing one made one);
+`best-app purge-sessions`: delete the login sessions that have ended (a periodic job's work;
+each login also purges its own user's).
 
 The password is read from standard input (`--password-stdin`, one line) or asked for twice
 on the terminal; it must meet the rules every password meets (`best_app.schemas.Password`).
@@ -14,7 +16,7 @@ from pydantic import TypeAdapter, ValidationError
 from best_app.config import Settings
 from best_app.database import Database
 from best_app.passwords import Passwords
-from best_app.repositories import accounts
+from best_app.repositories import accounts, sessions
 from best_app.schemas import Password, Username
 
 
@@ -49,5 +51,16 @@ async def create_admin(settings: Settings, username: str, password: str) -> None
     try:
         async with database.new_session() as session:
             await accounts.create_admin(session, username, password_hash)
+    finally:
+        await database.disconnect()
+
+
+async def purge_sessions(settings: Settings) -> int:
+    """Delete every session past its lifetime or idle timeout; how many there were."""
+    database = Database(settings)
+    await database.connect()
+    try:
+        async with database.new_session() as session:
+            return await sessions.purge_expired(session, idle=settings.session_idle_timeout)
     finally:
         await database.disconnect()

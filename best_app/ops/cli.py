@@ -6,6 +6,7 @@ best-app wait-db [--timeout S]   wait for the database (backoff, bounded)
 best-app migrate                 alembic upgrade head, a revision per transaction, bounded waits
 best-app healthcheck             exit 0 when this host's /readyz answers 200
 best-app create-admin USERNAME   an admin account (the password from the terminal or stdin)
+best-app purge-sessions          delete the login sessions that have ended
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from best_app.config import Settings, SettingsError, load_settings
 from best_app.database import Database
 from best_app.database.schema import schema_problem
 from best_app.observability.logs import configure_logging
-from best_app.ops.admins import AdminError, create_admin, read_password
+from best_app.ops.admins import AdminError, create_admin, purge_sessions, read_password
 from best_app.ops.migrations import migrate
 from best_app.ops.prestart import wait_for_database
 from best_app.ops.replica import run as run_replica
@@ -94,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     admin = commands.add_parser("create-admin", help="an admin account, new or existing")
     admin.add_argument("username")
     admin.add_argument("--password-stdin", action="store_true", help="read it from stdin")
+    commands.add_parser("purge-sessions", help="delete the login sessions that have ended")
     args = parser.parse_args(argv)
 
     try:
@@ -126,4 +128,6 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"create-admin: {error}", file=sys.stderr)
                 return EXIT_BAD_SETTINGS
             print(f"{args.username} is an admin")
+        case "purge-sessions":
+            print(f"purged {asyncio.run(purge_sessions(settings))} ended sessions")
     return 0
