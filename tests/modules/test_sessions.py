@@ -247,3 +247,34 @@ async def test_create_admin_makes_an_admin_who_may_change_anyone(
     assert (
         await client.post("/users", json={"username": unique("u")}, headers=admins)
     ).status_code == 201
+
+
+async def test_last_use_is_recorded_at_most_once_a_minute(
+    client: TestClientProtocol, unique: Callable[[str], str], database: Database
+) -> None:
+    await register(client, name := unique("u"))
+    token = bearer(await login(client, name))
+    query = text(
+        "SELECT last_used_at, now() - last_used_at < interval '10 seconds' AS fresh "
+        "FROM sessions JOIN users ON users.id = user_id WHERE username = :name"
+    )
+
+    async def last_use() -> tuple[object, bool]:
+        async with database.new_session() as session:
+            row = (await session.execute(query, {"name": name})).one()
+        return row.last_used_at, row.fresh
+
+    async with database.new_session() as session, session.begin():
+        await session.execute(
+            text(
+                "UPDATE sessions SET last_used_at = now() - interval '5 minutes' "
+                "WHERE user_id = (SELECT id FROM users WHERE username = :name)"
+            ),
+            {"name": name},
+        )
+    patch = {"role": "student"}
+    assert (await client.patch(f"/users/{name}", json=patch, headers=token)).status_code == 200
+    touched, fresh = await last_use()
+    assert fresh  # older than a minute: recorded
+    assert (await client.patch(f"/users/{name}", json=patch, headers=token)).status_code == 200
+    assert await last_use() == (touched, True)  # within the minute: not written again
