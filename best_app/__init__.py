@@ -10,11 +10,12 @@ from best_app.config import Settings, load_settings
 from best_app.database import Database
 from best_app.errors import register_error_handlers
 from best_app.modules import enabled
+from best_app.modules import sessions as login_sessions
 from best_app.observability import metrics
 from best_app.observability import routes as metrics_routes
 from best_app.observability.logs import configure_logging
 from best_app.schemas import UsernameConverter
-from best_app.web import docs, draining, health, security
+from best_app.web import auth, docs, draining, health, ratelimit, security
 from best_app.web.admission import Admission, admission_limit
 from best_app.web.middleware import Edge, record_route
 from best_app.web.openapi import ProblemAwareOpenAPIProvider
@@ -61,12 +62,15 @@ def create_app(settings: Settings | None = None) -> Quart:
     # Always on: operators and orchestrators need them whatever else is enabled.
     app.register_blueprint(health.blueprint)
     app.register_blueprint(metrics_routes.blueprint)
+    app.register_blueprint(login_sessions.blueprint)  # logging in is not a feature to turn off
     for blueprint in enabled(settings.modules):
         app.register_blueprint(blueprint)
 
     register_error_handlers(app)
     app.before_request(record_route)  # first hook: a request refused by the next is labelled too
     security.init_app(app, settings)
+    ratelimit.init_app(app, settings)  # before auth: a refused request costs no lookup
+    auth.init_app(app, settings)
     metrics.init_app(app)
     inner = app.asgi_app
     limit = admission_limit(settings)

@@ -22,6 +22,7 @@ _ASYNC_SCHEME = "postgresql+asyncpg"
 _ACCEPTED_SCHEMES = ("postgresql", "postgres", _ASYNC_SCHEME)
 
 CommaList = Annotated[tuple[str, ...], NoDecode]
+RATE_PATTERN = r"^[1-9][0-9]*/(second|minute|hour)$"
 # `best_app.fastpath`'s tricks, by the names `FASTPATH` takes.
 HTTP_TRICK, ALONE_TRICK = "http", "alone"
 FASTPATH_TRICKS = (HTTP_TRICK, ALONE_TRICK)
@@ -100,6 +101,21 @@ class Settings(BaseSettings):
     cors_origins: CommaList = ()
     trusted_proxies: CommaList = ()
     metrics_token: SecretStr | None = None
+    # Login sessions (best_app/web/auth.py): seconds of inactivity after which a session token
+    # is refused, and seconds after login after which it is refused whatever its use.
+    session_idle_timeout: int = Field(default=1800, ge=60)
+    session_lifetime: int = Field(default=86400, ge=60)
+    # argon2id hashes computed at once per process (best_app/passwords.py): a login flood
+    # queues here instead of taking every thread and CPU from the requests.
+    password_hash_concurrency: int = Field(default=2, ge=1)
+    # Rate limits (best_app/web/ratelimit.py), each `N/second`, `N/minute` or `N/hour`: every
+    # route per client, failed logins per username (and logins per client), registrations per
+    # client. Counted in Redis when REDIS_URL is set (shared by every replica), else in memory.
+    rate_limit_default: str = Field(default="50/second", pattern=RATE_PATTERN)
+    rate_limit_login: str = Field(default="10/minute", pattern=RATE_PATTERN)
+    rate_limit_register: str = Field(default="20/hour", pattern=RATE_PATTERN)
+    redis_url: str = Field(default="", repr=False)
+    rate_limit_prefix: str = "best_app:ratelimit:"
     # `best_app.fastpath`'s tricks in use: `off` (none, the default: the house rules and the
     # libraries' documented behaviour everywhere), `on` (all), or the names of some, `alone`.
     fastpath: CommaList = ()

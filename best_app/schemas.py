@@ -17,6 +17,9 @@ from werkzeug.routing import BaseConverter
 
 from best_app.models.car import MODEL_MAX_LENGTH
 from best_app.models.user import USERNAME_MAX_LENGTH, Role
+from best_app.passwords import MAX_LENGTH as PASSWORD_MAX_LENGTH
+from best_app.passwords import MIN_LENGTH as PASSWORD_MIN_LENGTH
+from best_app.passwords import is_common
 
 USERNAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
 DEFAULT_PAGE_SIZE = 50
@@ -74,8 +77,28 @@ class _Output(BaseModel):
     model_config = ConfigDict(from_attributes=True, frozen=True)
 
 
+def _not_common(value: str) -> str:
+    if is_common(value):
+        raise ValueError("is one of the most common passwords; choose another")
+    return value
+
+
+# A new password: 8 to 256 characters, any characters, not one of the most common ones.
+Password = Annotated[
+    str,
+    StringConstraints(min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH),
+    AfterValidator(_not_common),
+]
+# A password offered at login: any length up to the maximum (a wrong one is simply wrong).
+OfferedPassword = Annotated[str, StringConstraints(min_length=1, max_length=PASSWORD_MAX_LENGTH)]
+
+
 class UserCreate(_Input):
     username: Username
+    password: Password | None = Field(
+        default=None,
+        description="anyone may register with a password; without one, only an admin may",
+    )
     role: Role | None = None
     created_at: IsoDate | None = None
 
@@ -167,3 +190,18 @@ class Problem(BaseModel):
     detail: str
     request_id: str
     errors: list[FieldError] | None = None
+
+
+class SessionCreate(_Input):
+    username: Username
+    password: OfferedPassword
+
+
+class SessionOut(BaseModel):
+    token: str = Field(description="send as `Authorization: Bearer <token>`")
+    expires_at: dt.datetime = Field(description="the latest it can be used (idle: sooner)")
+
+
+class PasswordChange(_Input):
+    current_password: OfferedPassword
+    new_password: Password

@@ -12,10 +12,10 @@ from quart import Quart
 from quart.typing import TestAppProtocol, TestClientProtocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from best_app import create_app
 from best_app.config import Settings
 from best_app.database import Database
 from scripts.pgbouncer import PgBouncer, pgbouncer_binary, run_pgbouncer
+from tests.utils.auth import TEST_TOKEN, authorized_app
 from tests.utils.dbtools import fresh_database, migrate
 from tests.utils.haproxy import haproxy_binary
 from tests.utils.requires import require
@@ -83,7 +83,11 @@ def empty_database_url(server_url: str) -> Iterator[str]:
 @pytest.fixture
 def make_settings(database_url: str) -> Callable[..., Settings]:
     def make(**overrides: Any) -> Settings:
-        values: dict[str, Any] = {"app_env": "testing", "database_url": database_url}
+        values: dict[str, Any] = {
+            "app_env": "testing",
+            "database_url": database_url,
+            "api_tokens": TEST_TOKEN,
+        }
         values.update(overrides)
         return Settings(_env_file=None, **values)
 
@@ -97,8 +101,10 @@ def settings(make_settings: Callable[..., Settings], route: dict[str, str]) -> S
 
 @pytest.fixture
 def quart_app(settings: Settings) -> Quart:
-    """The app itself (its config, its ASGI callable); the `app` fixture serves this one."""
-    return create_app(settings)
+    """The app itself (its config, its ASGI callable); the `app` fixture serves this one.
+    Its requests carry the test service token unless they carry an `Authorization` of their
+    own (`tests.utils.auth`)."""
+    return authorized_app(settings)
 
 
 @pytest.fixture

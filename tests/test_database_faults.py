@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 from sqlalchemy import text
 
-from best_app import create_app
 from best_app.config import Settings
 from best_app.database import Database, create_engine
+from tests.utils.auth import authorized_app
 from tests.utils.dbtools import database_of
 from tests.utils.metrics import checked_out_here
 from tests.utils.problems import assert_problem
@@ -36,7 +36,7 @@ async def test_database_down_gives_503_but_healthz_stays_up(
     make_settings: Callable[..., Settings], unique: Callable[[str], str]
 ) -> None:
     settings = make_settings(database_url=UNREACHABLE, db_pool_timeout=1)
-    async with create_app(settings).test_app() as app:
+    async with authorized_app(settings).test_app() as app:
         client = app.test_client()
         assert (await client.get("/healthz")).status_code == 200
         for response in (
@@ -53,7 +53,7 @@ async def test_pool_exhaustion_gives_503_within_the_timeout_then_recovers(
     make_settings: Callable[..., Settings], unique: Callable[[str], str]
 ) -> None:
     settings = make_settings(db_pool_size=1, db_max_overflow=0, db_pool_timeout=0.5)
-    quart_app = create_app(settings)
+    quart_app = authorized_app(settings)
     async with quart_app.test_app() as app:
         client = app.test_client()
         database = await database_of(quart_app)
@@ -91,7 +91,7 @@ async def test_statement_timeout_is_503_not_500(
 ) -> None:
     """A query the server cancels (here: waiting on a lock past the timeout) is a 503."""
     settings = make_settings(db_statement_timeout_ms=200)
-    async with create_app(settings).test_app() as app:
+    async with authorized_app(settings).test_app() as app:
         client = app.test_client()
         locker = create_engine(make_settings(), pooled=False)
         try:
@@ -121,7 +121,7 @@ async def test_a_connection_killed_under_a_borrowed_read_is_503_then_replaced(
 ) -> None:
     """A read outside a block borrows a pool connection; a dead one must not stay in the pool."""
     settings = make_settings(db_pool_size=1, db_max_overflow=0)
-    quart_app = create_app(settings)
+    quart_app = authorized_app(settings)
     async with quart_app.test_app() as app:
         client = app.test_client()
         database = await database_of(quart_app)

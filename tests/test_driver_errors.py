@@ -6,8 +6,8 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from best_app import create_app
 from best_app.config import Settings
+from tests.utils.auth import authorized_app
 from tests.utils.dbtools import users_table_locked
 from tests.utils.faults import (
     READ_WAITING_ON_LOCK,
@@ -21,7 +21,7 @@ from tests.utils.problems import assert_problem
 async def test_an_oserror_outside_the_driver_is_a_500_not_a_503(
     make_settings: Callable[..., Settings],
 ) -> None:
-    app = create_app(make_settings())
+    app = authorized_app(make_settings())
 
     @app.get("/raise-an-oserror")
     async def raise_an_oserror() -> str:

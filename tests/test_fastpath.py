@@ -27,6 +27,7 @@ from quart.wrappers.response import DataBody
 
 from best_app import create_app, fastpath
 from best_app.config import Settings
+from tests.utils.auth import AUTH
 
 # An ASGI app as these tests drive it: with plain dict messages (Quart types its parameters
 # with Hypercorn's TypedDicts, which raw test messages and `sent[0]["status"]` do not fit).
@@ -59,6 +60,7 @@ def _scope(method: str, path: str, body: bytes = b"") -> dict[str, Any]:
         "server": ("127.0.0.1", 8000),
         "headers": [
             (b"host", b"testserver"),
+            (b"authorization", AUTH["Authorization"].encode()),
             (b"content-type", b"application/json"),
             # A request with a body says so (a GET without one sends neither this nor
             # Transfer-Encoding, as HTTP/1.1 clients do).

@@ -1,5 +1,8 @@
 """Cars: buy one for a user, list a user's cars; get, change, sell and delete by id; history."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from quart import Blueprint, Response, url_for
 from quart_schema import tag, validate_querystring, validate_request
 
@@ -12,7 +15,7 @@ from best_app.modules.conditional import (
     if_match,
     not_modified,
 )
-from best_app.modules.users import user_not_found
+from best_app.modules.users import require_user_or_admin, user_not_found
 from best_app.repositories import cars, sales
 from best_app.repositories.pages import Page
 from best_app.repositories.rows import CarRow, OwnershipRow
@@ -26,6 +29,7 @@ from best_app.schemas import (
     PageQuery,
     SaleCreate,
 )
+from best_app.web import auth
 from best_app.web.openapi import document_more
 from best_app.web.responses import answers, no_content, problems
 
@@ -50,10 +54,12 @@ _CAR_LINKS = {
 @tag(["cars"])
 @validate_request(CarCreate)
 @answers(CarOut, 201)
-@problems(400, 401, 404, 413, 422)
+@problems(400, 401, 403, 404, 413, 422)
 @document_more(responses={201: {"links": _CAR_LINKS}})
 async def buy_car(username: str, data: CarCreate) -> tuple[CarRow, int, dict[str, str]]:
-    """Record that the user bought a car (its first ownership period starts now)."""
+    """Record that the user bought a car (its first ownership period starts now). The user
+    themselves or an admin."""
+    await require_user_or_admin(username)
     car = await cars.buy_car(get_session(), username, data.model)
     if car is None:
         raise user_not_found(username)
@@ -78,6 +84,17 @@ async def get_user_cars(username: str, query_args: PageQuery) -> Page[CarRow]:
 
 def car_not_found(car_id: int) -> APIError:
     return APIError(404, f"There is no car {car_id}.", type_="urn:best-app:problem:not-found")
+
+
+@contextmanager
+def owner_or_admin(car_id: int) -> Iterator[int | None]:
+    """Whose car a car write may change: the user's own (their id), or any (None: an admin).
+    The write checks it itself; its `NotOwnerError` becomes a 403."""
+    who = auth.require_principal()
+    try:
+        yield None if who.is_admin else who.user_id
+    except cars.NotOwnerError:
+        raise auth.forbidden(f"Only the owner of car {car_id} or an admin may do this.") from None
 
 
 def known_car_id(car_id: int) -> int:
@@ -107,13 +124,14 @@ async def get_car(car_id: int) -> Response | CarRow:
 @tag(["cars"])
 @validate_request(CarPatch)
 @answers(CarOut, etag=etag_of)
-@problems(400, 401, 404, 412, 413, 422)
+@problems(400, 401, 403, 404, 412, 413, 422)
 @document_conditional_write()
 async def patch_car(car_id: int, data: CarPatch) -> CarRow:
-    """Change the car's model (a JSON merge patch); If-Match makes it conditional."""
-    with if_match(f"Car {car_id}") as expected:
+    """Change the car's model (a JSON merge patch); If-Match makes it conditional. The car's
+    current owner or an admin."""
+    with if_match(f"Car {car_id}") as expected, owner_or_admin(car_id) as owner:
         car = await cars.update_model(
-            get_session(), known_car_id(car_id), data.model, expected=expected
+            get_session(), known_car_id(car_id), data.model, expected=expected, owner=owner
         )
     if car is None:
         raise car_not_found(car_id)
@@ -124,15 +142,16 @@ async def patch_car(car_id: int, data: CarPatch) -> CarRow:
 @tag(["cars"])
 @validate_request(SaleCreate)
 @answers(CarOut, etag=etag_of)
-@problems(400, 401, 404, 409, 412, 413, 422)
+@problems(400, 401, 403, 404, 409, 412, 413, 422)
 @document_more(responses={200: {"links": _CAR_LINKS}})
 @document_conditional_write()
 async def sell_car(car_id: int, data: SaleCreate) -> CarRow:
-    """Sell the car to another user: its current ownership period ends, the buyer's begins."""
-    with if_match(f"Car {car_id}") as expected:
+    """Sell the car to another user: its current ownership period ends, the buyer's begins.
+    The car's current owner or an admin."""
+    with if_match(f"Car {car_id}") as expected, owner_or_admin(car_id) as owner:
         try:
             car = await sales.sell_car(
-                get_session(), known_car_id(car_id), data.buyer, expected=expected
+                get_session(), known_car_id(car_id), data.buyer, expected=expected, owner=owner
             )
         except sales.NoSuchCarError:
             raise car_not_found(car_id) from None
@@ -164,12 +183,14 @@ async def get_owners(car_id: int, query_args: PageQuery) -> Page[OwnershipRow]:
 
 @blueprint.delete("/cars/<int:car_id>")
 @tag(["cars"])
-@problems(401, 404, 412)
+@problems(401, 403, 404, 412)
 @document_conditional_write(answer=204)
 async def delete_car(car_id: int) -> Response:
-    """Delete a car, and its ownership history with it."""
-    with if_match(f"Car {car_id}") as expected:
-        deleted = await cars.delete_car(get_session(), known_car_id(car_id), expected=expected)
+    """Delete a car, and its ownership history with it. Its current owner or an admin."""
+    with if_match(f"Car {car_id}") as expected, owner_or_admin(car_id) as owner:
+        deleted = await cars.delete_car(
+            get_session(), known_car_id(car_id), expected=expected, owner=owner
+        )
     if not deleted:
         raise car_not_found(car_id)
     return no_content()

@@ -1,7 +1,7 @@
 """Users: register (idempotent), list, get, change the role, delete."""
 
 from quart import Blueprint, Response, url_for
-from quart_schema import tag, validate_querystring, validate_request
+from quart_schema import security_scheme, tag, validate_querystring, validate_request
 
 from best_app.database import get_session
 from best_app.errors import APIError
@@ -12,10 +12,11 @@ from best_app.modules.conditional import (
     if_match,
     not_modified,
 )
-from best_app.repositories import users
+from best_app.repositories import accounts, users
 from best_app.repositories.pages import Page
 from best_app.repositories.rows import UserRow
 from best_app.schemas import UserCreate, UserListQuery, UserOut, UserPage, UserPatch
+from best_app.web import auth, ratelimit
 from best_app.web.openapi import document_more
 from best_app.web.responses import answers, no_content, problems
 
@@ -50,14 +51,42 @@ def user_not_found(username: str) -> APIError:
     return APIError(404, f"There is no user {username!r}.", type_="urn:best-app:problem:not-found")
 
 
+async def require_user_or_admin(username: str) -> None:
+    """The user themselves or an admin may go on; anyone else gets 403 for a user who exists
+    and 404 for one who does not (as anyone asking would)."""
+    try:
+        auth.require_user_or_admin(username)
+    except APIError:
+        if await users.get_by_username(get_session(), username) is None:
+            raise user_not_found(username) from None
+        raise
+
+
 @blueprint.post("")
+@auth.public
 @tag(["users"])
+@security_scheme([{}, {"bearer": []}])
 @validate_request(UserCreate)
 @answers(UserOut, 201, 200)
-@problems(400, 401, 413, 422)
+@problems(400, 401, 403, 409, 413, 422, 429)
 @document_more(responses={201: {"links": _USER_LINKS}, 200: {"links": _USER_LINKS}})
 async def create_user(data: UserCreate) -> tuple[UserRow, int, dict[str, str]]:
-    """Register a user; an existing username returns the stored user (200)."""
+    """Register a user. With a password anyone may (a taken username is 409). Without one,
+    only an admin may, and an existing username returns the stored user (200)."""
+    if data.password is not None:
+        await ratelimit.limiter().check_registration()
+        password_hash = await auth.passwords().hash(data.password)
+        registered = await accounts.register_account(
+            get_session(), data.username, password_hash, role=data.role, created_at=data.created_at
+        )
+        if registered is None:
+            raise APIError(
+                409,
+                f"The username {data.username!r} is taken.",
+                type_="urn:best-app:problem:username-taken",
+            )
+        return registered, 201, {"Location": url_for("users.get_user", username=data.username)}
+    auth.require_admin()
     user, created = await users.register_user_if_not_exist(
         get_session(), data.username, role=data.role, created_at=data.created_at
     )
@@ -94,10 +123,12 @@ async def get_user(username: str) -> Response | UserRow:
 @tag(["users"])
 @validate_request(UserPatch)
 @answers(UserOut, etag=etag_of)
-@problems(400, 401, 404, 412, 413, 422)
+@problems(400, 401, 403, 404, 412, 413, 422)
 @document_conditional_write()
 async def patch_user(username: str, data: UserPatch) -> UserRow:
-    """Change the user's role (a JSON merge patch); If-Match makes it conditional."""
+    """Change the user's role (a JSON merge patch); If-Match makes it conditional. The user
+    themselves or an admin."""
+    await require_user_or_admin(username)
     with if_match(f"User {username!r}") as expected:
         user = await users.update_role(get_session(), username, data.role, expected=expected)
     if user is None:
@@ -107,10 +138,12 @@ async def patch_user(username: str, data: UserPatch) -> UserRow:
 
 @blueprint.delete("/<username:username>")
 @tag(["users"])
-@problems(401, 404, 409, 412)
+@problems(401, 403, 404, 409, 412)
 @document_conditional_write(answer=204)
 async def delete_user(username: str) -> Response:
-    """Delete a user who owns no cars; their past ownership periods keep their username."""
+    """Delete a user who owns no cars; their past ownership periods keep their username, and
+    their sessions end. The user themselves or an admin."""
+    await require_user_or_admin(username)
     with if_match(f"User {username!r}") as expected:
         try:
             deleted = await users.delete_user(get_session(), username, expected=expected)

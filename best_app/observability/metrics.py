@@ -61,6 +61,14 @@ REFUSED = Counter(
 POOL_TIMEOUTS = Counter(
     "best_app_db_pool_timeouts_total", "Requests that waited past DB_POOL_TIMEOUT for a connection"
 )
+LOGINS = Counter("best_app_logins_total", "Login attempts by result", ["result"])
+RATE_LIMITED = Counter(
+    "best_app_rate_limited_total", "Requests refused by a rate limit (429)", ["route"]
+)
+RATE_LIMIT_STORE_ERRORS = Counter(
+    "best_app_rate_limit_store_errors_total",
+    "Rate limit checks the store (Redis) failed to answer: failed open, or 503 for logins",
+)
 # Per worker (labelled by pid in multiprocess mode, where process collectors cannot run).
 PROCESS_RSS = Gauge(
     "best_app_process_resident_memory_bytes", "Resident memory of a worker", multiprocess_mode="all"

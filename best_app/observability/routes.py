@@ -6,12 +6,14 @@ from quart_schema import hide
 
 from best_app.config import current_settings
 from best_app.observability import metrics
+from best_app.web.ratelimit import rate_exempt
 from best_app.web.security import require_bearer
 
 blueprint = Blueprint("metrics", __name__)
 
 
 @blueprint.get("/metrics")
+@rate_exempt  # scraped by Prometheus every few seconds
 @hide
 async def scrape() -> Response:
     settings = current_settings()

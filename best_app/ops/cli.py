@@ -5,6 +5,8 @@ best-app serve                   Hypercorn: one process that drains on SIGTERM (
 best-app wait-db [--timeout S]   wait for the database (backoff, bounded)
 best-app migrate                 alembic upgrade head, a revision per transaction, bounded waits
 best-app healthcheck             exit 0 when this host's /readyz answers 200
+best-app create-admin USERNAME   an admin account (the password from the terminal or stdin)
+best-app purge-sessions          delete the login sessions that have ended
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from best_app.config import Settings, SettingsError, load_settings
 from best_app.database import Database
 from best_app.database.schema import schema_problem
 from best_app.observability.logs import configure_logging
+from best_app.ops.admins import AdminError, create_admin, purge_sessions, read_password
 from best_app.ops.migrations import migrate
 from best_app.ops.prestart import wait_for_database
 from best_app.ops.replica import run as run_replica
@@ -98,6 +101,10 @@ def main(argv: list[str] | None = None) -> int:
     seeding.add_argument("--users", type=int, default=1000)
     seeding.add_argument("--cars", type=int, default=5, help="cars per user")
     seeding.add_argument("--prefix", default="seed", help="usernames are PREFIX-1, PREFIX-2, ...")
+    admin = commands.add_parser("create-admin", help="an admin account, new or existing")
+    admin.add_argument("username")
+    admin.add_argument("--password-stdin", action="store_true", help="read it from stdin")
+    commands.add_parser("purge-sessions", help="delete the login sessions that have ended")
     args = parser.parse_args(argv)
 
     try:
@@ -123,4 +130,14 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_check(settings))
         case "seed":
             _seed(settings, args.users, args.cars, args.prefix)
+        case "create-admin":
+            try:
+                password = read_password(from_stdin=args.password_stdin)
+                asyncio.run(create_admin(settings, args.username, password))
+            except AdminError as error:
+                print(f"create-admin: {error}", file=sys.stderr)
+                return EXIT_BAD_SETTINGS
+            print(f"{args.username} is an admin")
+        case "purge-sessions":
+            print(f"purged {asyncio.run(purge_sessions(settings))} ended sessions")
     return 0

@@ -5,15 +5,21 @@
 
 from __future__ import annotations
 
-from sqlalchemy import String, bindparam, delete, func, insert, select
+from sqlalchemy import String, bindparam, delete, exists, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import ColumnElement
 
 from best_app.models import Car, User
 from best_app.repositories import query
 from best_app.repositories.pages import Page
 from best_app.repositories.rows import CAR_COLUMNS, CARS, OWNERSHIPS, CarRow
 from best_app.repositories.versions import Expected, update_if_current, write_if_current
+
+
+class NotOwnerError(Exception):
+    """The car exists, but the one acting is not its owner (and not an admin)."""
+
 
 # Built once, one statement (one round trip): the owner is looked up inside the INSERT, and
 # the car's first ownership period is inserted from the new row by a data-modifying CTE.
@@ -95,33 +101,62 @@ async def get_car(session: AsyncSession, car_id: int) -> CarRow | None:
     return None if row is None else CarRow.of(row)
 
 
+def _owned(car_id: int, owner: int | None) -> ColumnElement[bool]:
+    """The car `car_id`, only while `owner` owns it (None: whoever owns it, an admin acting).
+    A write carries it in its WHERE: a sale that commits first makes the write find no row."""
+    where = CARS.c.id == car_id
+    return where if owner is None else where & (CARS.c.owner_id == owner)
+
+
+async def not_found_or_not_owner(session: AsyncSession, car_id: int, owner: int | None) -> None:
+    """After a write found no row: raise `NotOwnerError` if the car exists (someone else's)."""
+    if owner is not None and await session.scalar(select(exists().where(CARS.c.id == car_id))):
+        raise NotOwnerError(car_id)
+
+
 async def update_model(
-    session: AsyncSession, car_id: int, model: str, *, expected: Expected | None = None
+    session: AsyncSession,
+    car_id: int,
+    model: str,
+    *,
+    expected: Expected | None = None,
+    owner: int | None = None,
 ) -> CarRow | None:
     """Set the car's model (a new version); None when there is no such car.
 
-    Raises `StaleVersionError` when `expected` is given and the car is at another version.
+    Raises `StaleVersionError` when `expected` is given and the car is at another version,
+    `NotOwnerError` when `owner` is given and does not own the car when the write runs.
     """
     row = await update_if_current(
         session,
         CARS,
-        where=CARS.c.id == car_id,
+        where=_owned(car_id, owner),
         values={"model": model},
         returning=CAR_COLUMNS,
         expected=expected,
     )
-    return None if row is None else CarRow.of(row)
+    if row is None:
+        await not_found_or_not_owner(session, car_id, owner)
+        return None
+    return CarRow.of(row)
 
 
 async def delete_car(
-    session: AsyncSession, car_id: int, *, expected: Expected | None = None
+    session: AsyncSession,
+    car_id: int,
+    *,
+    expected: Expected | None = None,
+    owner: int | None = None,
 ) -> bool:
     """Delete the car and its ownership history (ON DELETE CASCADE); False when there is none.
 
-    Raises `StaleVersionError` when `expected` is given and the car is at another version.
+    Raises `StaleVersionError` when `expected` is given and the car is at another version,
+    `NotOwnerError` when `owner` is given and does not own the car when the write runs.
     """
-    statement = delete(CARS).where(CARS.c.id == car_id).returning(CARS.c.id)
-    row = await write_if_current(
-        session, statement, table=CARS, key=CARS.c.id == car_id, expected=expected
-    )
-    return row is not None
+    where = _owned(car_id, owner)
+    statement = delete(CARS).where(where).returning(CARS.c.id)
+    row = await write_if_current(session, statement, table=CARS, key=where, expected=expected)
+    if row is None:
+        await not_found_or_not_owner(session, car_id, owner)
+        return False
+    return True

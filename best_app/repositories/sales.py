@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from best_app.models import Car, Ownership, User
 from best_app.repositories import query
+from best_app.repositories.cars import NotOwnerError
 from best_app.repositories.pages import Page
 from best_app.repositories.rows import (
     CAR_COLUMNS,
@@ -77,13 +78,20 @@ _TRANSFER = (
 
 
 async def sell_car(
-    session: AsyncSession, car_id: int, buyer: str, *, expected: Expected | None = None
+    session: AsyncSession,
+    car_id: int,
+    buyer: str,
+    *,
+    expected: Expected | None = None,
+    owner: int | None = None,
 ) -> CarRow:
     """Sell the car to the user named `buyer`: close the current period, open the buyer's,
     and make them the owner, all or nothing. Returns the car at its new version.
 
-    Raises `NoSuchCarError`, `NoSuchBuyerError`, `AlreadyOwnerError`, or `StaleVersionError`
-    when `expected` is given and the car is at another version.
+    Raises `NoSuchCarError`, `NotOwnerError` when `owner` is given and is not the owner
+    (checked under the row lock, so against the owner the previous sale left),
+    `NoSuchBuyerError`, `AlreadyOwnerError`, or `StaleVersionError` when `expected` is given
+    and the car is at another version.
     """
     try:
         async with session.begin():
@@ -91,6 +99,8 @@ async def sell_car(
             if locked is None:
                 raise NoSuchCarError(car_id)
             car, buyer_id = CarRow.of(locked), locked["buyer_id"]
+            if owner is not None and car.owner_id != owner:
+                raise NotOwnerError(car_id)
             if buyer_id is None:
                 raise NoSuchBuyerError(buyer)
             if expected is not None and (car.id, car.version) not in expected:

@@ -15,6 +15,7 @@ from best_app.database.schema import schema_problem
 from best_app.errors import RETRY_AFTER_SECONDS, APIError
 from best_app.schemas import Status
 from best_app.web.draining import drain_of
+from best_app.web.ratelimit import rate_exempt
 from best_app.web.responses import answers, problems
 
 blueprint = Blueprint("health", __name__)
@@ -22,6 +23,7 @@ log = logging.getLogger(__name__)
 
 
 @blueprint.get("/healthz")
+@rate_exempt  # polled by orchestrators and load balancers
 @tag(["health"])
 @answers(Status)
 async def healthz() -> dict[str, str]:
@@ -39,6 +41,7 @@ def _not_ready(detail: str) -> APIError:
 
 
 @blueprint.get("/readyz")
+@rate_exempt
 @tag(["health"])
 @answers(Status)
 @problems()

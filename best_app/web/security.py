@@ -1,4 +1,6 @@
-"""Cross-cutting HTTP concerns inside Quart: bearer auth on writes, no cookie sessions, CORS.
+"""Cross-cutting HTTP concerns inside Quart: bearer tokens, no cookie sessions, CORS.
+
+(Who may write is `best_app.web.auth`.)
 
 (Request ids, security headers and request metrics are ASGI middleware: `best_app.web.middleware`.)
 """
@@ -6,9 +8,8 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Awaitable, Callable
 
-from quart import Quart, Response, request
+from quart import Quart, Response, g, request
 from quart.sessions import SessionInterface, SessionMixin
 from quart.wrappers import BaseRequestWebsocket
 from quart_cors import cors
@@ -17,8 +18,6 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from best_app.config import Settings
 from best_app.errors import APIError
 from best_app.web.request_id import HEADER as REQUEST_ID_HEADER
-
-_WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def token_matches(authorization: str, tokens: tuple[str, ...]) -> bool:
@@ -34,6 +33,20 @@ def token_matches(authorization: str, tokens: tuple[str, ...]) -> bool:
     return scheme.lower() == "bearer" and matched
 
 
+_SERVICE_TOKEN_KEY = "best_app_service_token"  # noqa: S105 - a name in `g`, not a token
+
+
+def carries_service_token(tokens: tuple[str, ...]) -> bool:
+    """Whether the request's `Authorization` carries one of the service `tokens` (compared
+    once per request, whoever asks: the rate limits and the auth hook)."""
+    found: bool | None = g.get(_SERVICE_TOKEN_KEY)
+    if found is None:
+        authorization = request.headers.get("Authorization", "")
+        found = bool(tokens) and bool(authorization) and token_matches(authorization, tokens)
+        setattr(g, _SERVICE_TOKEN_KEY, found)
+    return found
+
+
 def require_bearer(tokens: tuple[str, ...], realm: str) -> None:
     """401 (with `WWW-Authenticate`) unless the request carries one of `tokens`."""
     if not token_matches(request.headers.get("Authorization", ""), tokens):
@@ -43,14 +56,6 @@ def require_bearer(tokens: tuple[str, ...], realm: str) -> None:
             type_="urn:best-app:problem:unauthorized",
             headers={"WWW-Authenticate": f'Bearer realm="{realm}"'},
         )
-
-
-def _bearer_guard(tokens: tuple[str, ...]) -> Callable[[], Awaitable[None]]:
-    async def require_token() -> None:
-        if request.method in _WRITE_METHODS:
-            require_bearer(tokens, "best_app")
-
-    return require_token
 
 
 class NoSessions(SessionInterface):
@@ -67,8 +72,6 @@ class NoSessions(SessionInterface):
 
 def init_app(app: Quart, settings: Settings) -> None:
     app.session_interface = NoSessions()  # type: ignore[assignment]  # Quart's stub type
-    if settings.api_tokens:
-        app.before_request(_bearer_guard(settings.api_tokens))
     if settings.cors_origins:
         cors(
             app,

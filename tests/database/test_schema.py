@@ -9,9 +9,9 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from best_app import create_app
 from best_app.config import Settings
 from best_app.database.schema import Revisions, code_revisions
+from tests.utils.auth import authorized_app
 from tests.utils.dbtools import migrate, plain_dsn
 from tests.utils.problems import assert_problem
 from tests.utils.releases import (
@@ -48,7 +48,7 @@ async def test_an_older_schema_is_not_ready(
 ) -> None:
     (oldest, *_) = sorted(code_revisions().known)
     await asyncio.to_thread(migrate, empty_database_url, oldest)
-    async with create_app(make_settings(database_url=empty_database_url)).test_app() as app:
+    async with authorized_app(make_settings(database_url=empty_database_url)).test_app() as app:
         response = await app.test_client().get("/readyz")
     problem = await assert_problem(response, 503)
     assert f"schema at {oldest}, older than" in problem["detail"]
@@ -77,7 +77,7 @@ async def test_this_code_serves_the_next_releases_schema(
     assert done.returncode == 0, done.stderr
     assert {NEXT_COLUMN, f"@{NEXT_REVISION}"} <= await _columns(empty_database_url)
 
-    async with create_app(make_settings(database_url=empty_database_url)).test_app() as app:
+    async with authorized_app(make_settings(database_url=empty_database_url)).test_app() as app:
         client = app.test_client()
         assert (await client.get("/readyz")).status_code == 200
         assert (await client.post("/users", json={"username": "nextrel"})).status_code == 201

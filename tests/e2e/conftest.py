@@ -22,6 +22,8 @@ def live_server(
     env = server_env(
         route.get("database_url", database_url), WEB_CONCURRENCY="2", MAX_REQUESTS_IN_FLIGHT="0"
     )
+    # Fuzzers and load loops are one client: the limits have tests of their own.
+    env.update(RATE_LIMIT_DEFAULT="100000/second", RATE_LIMIT_LOGIN="100000/second")
     if "db_pooler" in route:
         env["DB_POOLER"] = route["db_pooler"]
     with run_server(env, log) as server:

@@ -8,6 +8,7 @@ import uuid
 import httpx
 import pytest
 
+from tests.utils.auth import AUTH
 from tests.utils.server import Server
 
 pytestmark = pytest.mark.slow
@@ -30,7 +31,7 @@ def _bodiless(response: httpx.Response, status: int) -> None:
 
 
 def test_sale_history_patch_and_conditions_over_the_wire(live_server: Server) -> None:
-    with httpx.Client(base_url=live_server.url, timeout=30) as http:
+    with httpx.Client(headers=AUTH, base_url=live_server.url, timeout=30) as http:
         seller, buyer = _name("s"), _name("b")
         for name in (seller, buyer):
             assert http.post("/users", json={"username": name}).status_code == 201

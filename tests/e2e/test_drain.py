@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.utils.auth import AUTH
 from tests.utils.dbtools import users_table_locked
 from tests.utils.server import REPLICA, run_server, server_env
 
@@ -26,7 +27,7 @@ DRAIN = 3.0
 
 async def _fresh(url: str, path: str) -> httpx.Response:
     """A request on a new connection: proves the listener itself still accepts."""
-    async with httpx.AsyncClient(base_url=url, timeout=5) as http:
+    async with httpx.AsyncClient(headers=AUTH, base_url=url, timeout=5) as http:
         return await http.get(path)
 
 
@@ -42,8 +43,8 @@ async def test_sigterm_drains_then_refuses_while_in_flight_requests_finish(
     with run_server(env, server_log, server=REPLICA) as server:
         assert (await _fresh(server.url, "/readyz")).status_code == 200
         async with (
-            httpx.AsyncClient(base_url=server.url, timeout=30) as http,
-            httpx.AsyncClient(base_url=server.url, timeout=5) as keep_alive,
+            httpx.AsyncClient(headers=AUTH, base_url=server.url, timeout=30) as http,
+            httpx.AsyncClient(headers=AUTH, base_url=server.url, timeout=5) as keep_alive,
         ):
             assert "connection" not in (await keep_alive.get("/hello/say")).headers
             async with users_table_locked(database_url):
@@ -112,7 +113,7 @@ async def test_sigterm_with_a_30_second_request_exits_within_drain_and_graceful_
     )
     with run_server(env, server_log, server=REPLICA) as server:
         async with (
-            httpx.AsyncClient(base_url=server.url, timeout=60) as http,
+            httpx.AsyncClient(headers=AUTH, base_url=server.url, timeout=60) as http,
             users_table_locked(database_url),
         ):
             slow = asyncio.create_task(http.get("/users"))  # waits on the lock for 30 s or more

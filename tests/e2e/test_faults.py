@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.utils.auth import AUTH
 from tests.utils.dbtools import migrate, users_table_locked
 from tests.utils.metrics import assert_pool_returns_to_zero, metric
 from tests.utils.server import ROOT, run_server, server_env
@@ -28,7 +29,7 @@ async def test_pool_exhaustion_is_503_then_recovers(database_url: str, server_lo
         MAX_REQUESTS_IN_FLIGHT="0",
     )  # fmt: skip
     with run_server(env, server_log) as server:
-        async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+        async with httpx.AsyncClient(headers=AUTH, base_url=server.url, timeout=30) as http:
             name = f"pool{uuid.uuid4().hex[:10]}"
             async with users_table_locked(database_url):
                 holder = asyncio.create_task(http.get(f"/users/{name}"))
@@ -77,20 +78,20 @@ async def test_clients_that_leave_mid_query_leave_the_pool_whole(
         path, route = "/users", "/users"
         if read == "hot":
             path, route = f"/users/held{uuid.uuid4().hex[:10]}", "/users/<username:username>"
-            async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+            async with httpx.AsyncClient(headers=AUTH, base_url=server.url, timeout=30) as http:
                 made = await http.post("/users", json={"username": path.rpartition("/")[2]})
                 assert made.status_code == 201, made.text
         async with users_table_locked(database_url):
             leavers = []
             for _ in range(4):  # twice the pool: two hold connections, two wait for one
-                client = httpx.AsyncClient(base_url=server.url, timeout=30)
+                client = httpx.AsyncClient(headers=AUTH, base_url=server.url, timeout=30)
                 leavers.append((client, asyncio.create_task(client.get(path))))
             await asyncio.sleep(0.5)
             for client, task in leavers:
                 task.cancel()  # httpx closes the connection: the client has left
                 await client.aclose()
             await asyncio.sleep(0.5)  # the server sees the disconnects (off: cancels)
-        async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+        async with httpx.AsyncClient(headers=AUTH, base_url=server.url, timeout=30) as http:
             name = f"left{uuid.uuid4().hex[:10]}"
             created = await http.post("/users", json={"username": name})
             assert created.status_code == 201, created.text
@@ -117,7 +118,7 @@ async def test_clients_that_leave_mid_query_leave_the_pool_whole(
 async def test_sigterm_lets_in_flight_requests_finish(database_url: str, server_log: Path) -> None:
     env = server_env(database_url, GRACEFUL_TIMEOUT="10", DB_STATEMENT_TIMEOUT_MS="20000")
     with run_server(env, server_log) as server:
-        async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+        async with httpx.AsyncClient(headers=AUTH, base_url=server.url, timeout=30) as http:
             async with users_table_locked(database_url):
                 slow = [asyncio.create_task(http.get("/users")) for _ in range(3)]
                 await asyncio.sleep(0.5)
@@ -126,7 +127,9 @@ async def test_sigterm_lets_in_flight_requests_finish(database_url: str, server_
                 # New connections are not served: refused, or (Hypercorn's parent still holds
                 # the listening socket) accepted by the kernel and closed unanswered.
                 with pytest.raises(httpx.TransportError):
-                    await httpx.AsyncClient(base_url=server.url, timeout=1).get("/healthz")
+                    await httpx.AsyncClient(headers=AUTH, base_url=server.url, timeout=1).get(
+                        "/healthz"
+                    )
                 done = [t.result().status_code for t in slow if t.done()]
                 assert done == [], done
             responses = await asyncio.gather(*slow)
@@ -157,7 +160,7 @@ async def test_database_outage_is_503_and_recovers_without_losing_writes(
     data, url = private_postgres
     env = server_env(url, DB_POOL_TIMEOUT="1")
     with run_server(env, server_log) as server:
-        async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+        async with httpx.AsyncClient(headers=AUTH, base_url=server.url, timeout=30) as http:
             acknowledged: list[str] = []
             statuses: list[int] = []
             stop = asyncio.Event()

@@ -18,10 +18,12 @@ import asyncio
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
@@ -35,6 +37,8 @@ from schemathesis.core.result import Err
 
 from best_app import create_app
 from best_app.config import Settings
+from best_app.ops.admins import create_admin
+from tests.utils.auth import AUTH, GOOD_PASSWORD
 from tests.utils.metrics import assert_pool_returns_to_zero
 from tests.utils.server import Server
 
@@ -99,7 +103,7 @@ def test_operation_conforms_to_its_schema(live_server: Server, label: str) -> No
         database=None,
     )
     def check(case: schemathesis.Case[Operation]) -> None:
-        case.call_and_validate(base_url=live_server.url, checks=CHECKS)
+        case.call_and_validate(base_url=live_server.url, headers=AUTH, checks=CHECKS)
 
     check()
 
@@ -114,7 +118,7 @@ def test_operation_conforms_to_its_schema(live_server: Server, label: str) -> No
     database=None,
 )
 def test_coverage_phase_conforms(live_server: Server, case: schemathesis.Case[Operation]) -> None:
-    case.call_and_validate(base_url=live_server.url, checks=CHECKS)
+    case.call_and_validate(base_url=live_server.url, headers=AUTH, checks=CHECKS)
 
 
 def test_the_document_links_operations() -> None:
@@ -135,10 +139,28 @@ def test_the_document_links_operations() -> None:
     } <= links
 
 
+def _admin_session(server: Server, settings: Settings) -> str:
+    """A session token of a new admin (made as `best-app create-admin` makes one)."""
+    name = f"fuzz-admin-{uuid.uuid4().hex[:8]}"
+    asyncio.run(create_admin(settings, name, GOOD_PASSWORD))
+    body = {"username": name, "password": GOOD_PASSWORD}
+    response = httpx.post(f"{server.url}/sessions", json=body, timeout=30)
+    assert response.status_code == 201, response.text
+    token: str = response.json()["token"]
+    return token
+
+
 @pytest.mark.slow
-def test_stateful_phase_conforms(live_server: Server, tmp_path: Path) -> None:
+def test_stateful_phase_conforms(
+    live_server: Server,
+    tmp_path: Path,
+    make_settings: Callable[..., Settings],
+    route: dict[str, str],
+) -> None:
     """Schemathesis's own stateful phase (its engine, as its CLI runs it: a scenario meets a
-    database earlier scenarios changed, which its runner expects and plain Hypothesis does not)."""
+    database earlier scenarios changed, which its runner expects and plain Hypothesis does not),
+    logged in: every write carries an admin's session token."""
+    token = _admin_session(live_server, make_settings(**route))
     command = [
         str(Path(sys.executable).with_name("schemathesis")), "run",
         f"{live_server.url}/openapi.json",
@@ -146,6 +168,7 @@ def test_stateful_phase_conforms(live_server: Server, tmp_path: Path) -> None:
         "--checks", ",".join(check.__name__ for check in CHECKS),
         "--max-examples", str(SCENARIOS),
         "--workers", "1",
+        "--header", f"Authorization: Bearer {token}",
         "--report", "junit", "--report-dir", str(tmp_path),
     ]  # fmt: skip
     if os.environ.get("CI"):

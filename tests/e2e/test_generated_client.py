@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.utils.auth import TEST_TOKEN
 from tests.utils.server import Server
 
 pytestmark = pytest.mark.slow
@@ -66,7 +67,9 @@ def test_a_scenario_through_the_generated_client(
     live_server: Server, generated: dict[str, ModuleType]
 ) -> None:
     api, models = generated, generated["models"]
-    client: Any = generated["client"].AuthenticatedClient(base_url=live_server.url, token="-")
+    client: Any = generated["client"].AuthenticatedClient(
+        base_url=live_server.url, token=TEST_TOKEN
+    )
     seller, buyer = f"gs{uuid.uuid4().hex[:10]}", f"gb{uuid.uuid4().hex[:10]}"
     with client:
         for name in (seller, buyer):

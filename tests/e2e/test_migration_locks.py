@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.utils.auth import AUTH
 from tests.utils.dbtools import migrate, users_table_read
 from tests.utils.releases import NEXT_REVISION, best_app_migrate, write_next_release
 from tests.utils.server import REPLICA, run_server, server_env
@@ -30,7 +31,7 @@ LOCK_TIMEOUT = 2.0  # MIGRATION_LOCK_TIMEOUT_MS's default
 async def _requests_on_users(
     url: str, stop: asyncio.Event, took: list[float], failures: list[str]
 ) -> None:
-    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+    async with httpx.AsyncClient(headers=AUTH, base_url=url, timeout=30) as http:
         while not stop.is_set():
             name = f"lk{uuid.uuid4().hex[:10]}"
             for method, path, body in (

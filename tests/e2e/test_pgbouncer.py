@@ -28,6 +28,7 @@ from best_app.database import Database, create_engine
 from best_app.database.schema import expected_heads
 from best_app.repositories import cars, users
 from scripts.pgbouncer import PgBouncer, pgbouncer_binary, run_pgbouncer
+from tests.utils.auth import AUTH
 from tests.utils.dbtools import plain_dsn, users_table_locked
 from tests.utils.faults import (
     READ_WAITING_ON_LOCK,
@@ -112,7 +113,7 @@ def test_two_replicas_started_together_through_pgbouncer_migrate_once_and_both_s
         for server in (first, second):
             assert httpx.get(f"{server.url}/readyz").status_code == 200
             name = f"r{time.monotonic_ns()}"
-            created = httpx.post(f"{server.url}/users", json={"username": name})
+            created = httpx.post(f"{server.url}/users", json={"username": name}, headers=AUTH)
             assert created.status_code == 201
             assert httpx.get(f"{first.url}/users/{name}").status_code == 200
             assert httpx.get(f"{second.url}/users/{name}").status_code == 200

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.utils.auth import AUTH
 from tests.utils.server import Server
 
 # Directly only: the database route changes nothing here (the API suite, races and fuzzing
@@ -41,7 +42,7 @@ json_values = st.recursive(
 @PROPERTY_SETTINGS
 @given(username=valid_username | any_text)
 def test_any_username_round_trips_or_is_a_422(live_server: Server, username: str) -> None:
-    with httpx.Client(base_url=live_server.url) as http:
+    with httpx.Client(headers=AUTH, base_url=live_server.url) as http:
         created = http.post("/users", json={"username": username})
         assert created.status_code in (200, 201, 422), created.text
         if created.status_code == 422:
@@ -57,7 +58,7 @@ def test_any_username_round_trips_or_is_a_422(live_server: Server, username: str
 @PROPERTY_SETTINGS
 @given(body=st.dictionaries(st.sampled_from(["username", "role", "created_at", "x"]), json_values))
 def test_any_user_body_is_accepted_or_a_422(live_server: Server, body: dict[str, object]) -> None:
-    with httpx.Client(base_url=live_server.url) as http:
+    with httpx.Client(headers=AUTH, base_url=live_server.url) as http:
         response = http.post("/users", json=body)
     assert response.status_code in (200, 201, 422), response.text
 
@@ -65,7 +66,7 @@ def test_any_user_body_is_accepted_or_a_422(live_server: Server, body: dict[str,
 @PROPERTY_SETTINGS
 @given(model=any_text)
 def test_any_car_model_round_trips_or_is_a_422(live_server: Server, model: str) -> None:
-    with httpx.Client(base_url=live_server.url) as http:
+    with httpx.Client(headers=AUTH, base_url=live_server.url) as http:
         owner = http.post("/users", json={"username": "property-owner"}).json()["username"]
         created = http.post(f"/users/{owner}/cars", json={"model": model})
         assert created.status_code in (201, 422), created.text

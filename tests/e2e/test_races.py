@@ -11,6 +11,7 @@ from collections import Counter
 import httpx
 import pytest
 
+from tests.utils.auth import AUTH
 from tests.utils.server import Server
 
 pytestmark = pytest.mark.slow
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.slow
 
 def client(server: Server) -> httpx.AsyncClient:
     limits = httpx.Limits(max_connections=500, max_keepalive_connections=500)
-    return httpx.AsyncClient(base_url=server.url, limits=limits, timeout=60)
+    return httpx.AsyncClient(headers=AUTH, base_url=server.url, limits=limits, timeout=60)
 
 
 async def test_200_concurrent_registrations_make_one_user(live_server: Server) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.utils.auth import AUTH
 from tests.utils.dbtools import migrate
 from tests.utils.haproxy import run_haproxy
 from tests.utils.load import Load, assert_stored_once, client
@@ -33,7 +34,7 @@ LOAD_LIMIT = 120.0  # seconds: the load stops by then whatever happens
 
 async def _watch_readiness(url: str, stop: asyncio.Event, seen: list[int]) -> None:
     """Every /readyz answer of one replica until `stop` (set just before it is stopped)."""
-    async with httpx.AsyncClient(base_url=url, timeout=5) as http:
+    async with httpx.AsyncClient(headers=AUTH, base_url=url, timeout=5) as http:
         while not stop.is_set():
             seen.append((await http.get("/readyz")).status_code)
             await asyncio.sleep(0.05)
@@ -89,7 +90,7 @@ async def test_a_release_with_a_migration_fails_no_request(
         load = Load(owners)
         stopping = [asyncio.Event() for _ in replicas]
         readiness: list[list[int]] = [[] for _ in replicas]
-        async with httpx.AsyncClient(base_url=proxy.url, timeout=30) as http:
+        async with httpx.AsyncClient(headers=AUTH, base_url=proxy.url, timeout=30) as http:
             for owner in owners:
                 assert (await http.post("/users", json={"username": owner})).status_code == 201
             stop = asyncio.Event()

@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.utils.auth import AUTH
 from tests.utils.haproxy import run_haproxy
 from tests.utils.load import Load, assert_stored_once, client
 from tests.utils.server import REPLICA, Server, run_server, server_env
@@ -52,7 +53,7 @@ async def test_rolling_restart_behind_haproxy_fails_no_request(
         )
         owners = [f"roll{uuid.uuid4().hex[:10]}" for _ in range(4)]
         load = Load(owners)
-        async with httpx.AsyncClient(base_url=proxy.url, timeout=30) as http:
+        async with httpx.AsyncClient(headers=AUTH, base_url=proxy.url, timeout=30) as http:
             for owner in owners:
                 assert (await http.post("/users", json={"username": owner})).status_code == 201
             stop = asyncio.Event()

@@ -18,4 +18,4 @@ def test_no_mapped_class_has_a_relationship(mapper: object) -> None:
 def test_every_table_is_mapped() -> None:
     mapped = {mapper.local_table for mapper in Base.registry.mappers}
     assert mapped == set(Base.metadata.tables.values())
-    assert set(Base.metadata.tables) == {"users", "cars", "ownerships"}
+    assert set(Base.metadata.tables) == {"users", "cars", "ownerships", "sessions"}

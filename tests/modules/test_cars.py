@@ -12,6 +12,7 @@ from quart.typing import TestClientProtocol
 
 from best_app import create_app
 from best_app.config import Settings
+from tests.utils.auth import AUTH
 from tests.utils.problems import assert_problem
 
 
@@ -124,7 +125,7 @@ async def test_delete_car(client: TestClientProtocol, owner: dict[str, object]) 
 
 # Selling a car and its ownership history (`POST /cars/{id}/sale`, `GET /cars/{id}/owners`).
 
-TOKEN = {"Authorization": "Bearer t0ken"}
+TOKEN = AUTH
 
 
 async def _user(client: TestClientProtocol, name: str) -> dict[str, Any]:
@@ -234,7 +235,7 @@ async def test_a_deleted_past_owner_stays_in_the_history_by_name(
 
 @pytest.fixture
 async def guarded(make_settings: Callable[..., Settings]) -> AsyncIterator[TestClientProtocol]:
-    async with create_app(make_settings(api_tokens="t0ken")).test_app() as app:
+    async with create_app(make_settings()).test_app() as app:
         yield app.test_client()
 
 

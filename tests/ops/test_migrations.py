@@ -62,14 +62,14 @@ def test_upgrade_downgrade_upgrade(empty_database_url: str) -> None:
     assert _run(url, _tables) == set()
 
     migrate(url)
-    assert _run(url, _tables) == {"alembic_version", "users", "cars", "ownerships"}
+    assert _run(url, _tables) == {"alembic_version", "users", "cars", "ownerships", "sessions"}
     assert _run(url, _model_diff) == []
 
     migrate(url, "base", down=True)
     assert _run(url, _tables) == {"alembic_version"}
 
     migrate(url)
-    assert _run(url, _tables) == {"alembic_version", "users", "cars", "ownerships"}
+    assert _run(url, _tables) == {"alembic_version", "users", "cars", "ownerships", "sessions"}
     assert _run(url, _model_diff) == []
 
 

@@ -14,8 +14,8 @@ import asyncpg
 from quart.typing import TestClientProtocol
 from sqlalchemy.engine import make_url
 
-from best_app import create_app
 from best_app.config import Settings
+from tests.utils.auth import authorized_app
 from tests.utils.dbtools import plain_dsn
 
 # pg_stat_activity's view of a request's read of one user (`GET /users/{username}`),
@@ -48,7 +48,7 @@ async def backends(
 @asynccontextmanager
 async def client_with_user(settings: Settings, username: str) -> AsyncIterator[TestClientProtocol]:
     """The app of `settings`, serving, and its test client, with `username` registered."""
-    async with create_app(settings).test_app() as app:
+    async with authorized_app(settings).test_app() as app:
         client = app.test_client()
         assert (await client.post("/users", json={"username": username})).status_code == 201
         yield client

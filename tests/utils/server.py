@@ -19,6 +19,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.utils.auth import TEST_TOKEN
+
 ROOT = Path(__file__).resolve().parents[2]
 HYPERCORN = [
     sys.executable, "-m", "hypercorn", "--config", "python:best_app.ops.serving",
@@ -82,6 +84,7 @@ def server_env(database_url: str, **overrides: str) -> dict[str, str]:
         PORT=str(free_port()),
         WEB_CONCURRENCY="1",
         LOG_LEVEL="INFO",
+        API_TOKENS=TEST_TOKEN,  # writes need a credential: tests write with this one
     )
     env.update(overrides)
     return env

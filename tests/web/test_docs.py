@@ -25,6 +25,9 @@ SPEC_OPERATIONS = {
     ("get", "/readyz"),
     ("get", "/hello/say"),
     ("get", "/bye/say"),
+    ("post", "/sessions"),
+    ("delete", "/sessions/current"),
+    ("put", "/users/{username}/password"),
 }
 
 
@@ -48,7 +51,7 @@ async def test_openapi_documents_problem_responses(client: TestClientProtocol) -
                     assert set(response["content"]) == {"application/problem+json"}
     create = spec["paths"]["/users"]["post"]
     assert {"200", "201", "422"} <= set(create["responses"])
-    assert create["security"] == [{"bearer": []}]
+    assert create["security"] == [{}, {"bearer": []}]  # with a password, no credential needed
     hello = spec["paths"]["/hello/say"]["get"]["responses"]["200"]
     assert set(hello["content"]) == {"text/plain"}
 

@@ -10,6 +10,7 @@ from quart.typing import TestClientProtocol
 
 from best_app import create_app
 from best_app.config import Settings
+from tests.utils.auth import AUTH
 from tests.utils.problems import assert_problem
 
 SECURITY_HEADERS = ("X-Content-Type-Options", "Referrer-Policy", "Content-Security-Policy")
@@ -94,7 +95,7 @@ async def test_bodies_just_under_the_limit_pass(
     body += " " * (100 - len(body))
     assert len(body) == 100
     response = await small_body_client.post(
-        "/users", data=body, headers={"Content-Type": "application/json"}
+        "/users", data=body, headers={"Content-Type": "application/json", **AUTH}
     )
     assert response.status_code == 201
 

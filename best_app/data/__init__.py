@@ -1,0 +1,1 @@
+"""Data files shipped with the package (README.md says where each comes from)."""
