@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from typing import TYPE_CHECKING
+
 from quart import Quart
 from quart_schema import Info, QuartSchema
 
@@ -10,7 +13,7 @@ from best_app.config import Settings, load_settings
 from best_app.database import Database
 from best_app.errors import register_error_handlers
 from best_app.modules import BLUEPRINTS
-from best_app.observability import metrics
+from best_app.observability import metrics, tracing
 from best_app.observability import routes as metrics_routes
 from best_app.observability.logs import configure_logging
 from best_app.ops import draining
@@ -20,11 +23,19 @@ from best_app.web.middleware import Edge, record_route
 from best_app.web.openapi import ProblemAwareOpenAPIProvider
 from best_app.web.request import Request
 
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+
 __all__ = ["create_app"]
 
 
-def create_app(settings: Settings | None = None) -> Quart:
-    """Build the app: settings -> database -> modules -> errors and headers."""
+def create_app(
+    settings: Settings | None = None, tracer_provider: TracerProvider | None = None
+) -> Quart:
+    """Build the app: settings -> database -> modules -> errors and headers.
+
+    Traces go where the `OTEL_*` environment variables say (off without an exporter), or to
+    `tracer_provider` when one is given (`best_app.observability.tracing`)."""
     settings = settings if settings is not None else load_settings()
     configure_logging(settings)
 
@@ -33,7 +44,8 @@ def create_app(settings: Settings | None = None) -> Quart:
     app.url_map.converters["username"] = UsernameConverter
     config.init_app(app, settings)
 
-    Database(settings).init_app(app)
+    database = Database(settings)
+    database.init_app(app)
     drain = draining.init_app(app)
     # quart-schema's own doc pages load from CDNs; `best_app.web.docs` serves /docs instead.
     QuartSchema(
@@ -57,6 +69,7 @@ def create_app(settings: Settings | None = None) -> Quart:
     app.before_request(record_route)  # first hook: a request refused by the next is labelled too
     security.init_app(app, settings)
     metrics.init_app(app)
+    tracing.init_app(app, os.environ, database.on_engine, tracer_provider)  # inside Edge
     edge = Edge(app.asgi_app, metrics.observe, closing=lambda: drain.draining)
     app.asgi_app = edge  # type: ignore[method-assign]  # Quart's documented middleware hook
     fastpath.install(app, settings)  # FASTPATH's tricks (on unless switched off)
