@@ -24,7 +24,7 @@ from sqlalchemy import event
 
 from best_app import create_app
 from best_app.config import Settings
-from best_app.observability import tracing
+from best_app.observability import spans, tracing
 from best_app.observability.logs import JsonFormatter
 from tests.utils.dbtools import database_of
 
@@ -118,7 +118,7 @@ async def traced(
     make_settings: Callable[..., Settings], clean_otel_env: None
 ) -> AsyncIterator[Traced]:
     exporter = InMemorySpanExporter()
-    provider = tracing.tracer_provider(SimpleSpanProcessor(exporter))
+    provider = spans.tracer_provider(SimpleSpanProcessor(exporter))
     settings = make_settings(log_format="json")
     app = create_app(settings, tracer_provider=provider)
     _add_test_routes(app)
@@ -296,7 +296,7 @@ async def test_off_without_an_exporter(
         return "ok"
 
     app.add_url_rule("/current", view_func=current)
-    assert not isinstance(app.asgi_app, tracing.ServerSpans)
+    assert not isinstance(app.asgi_app, spans.ServerSpans)
     async with app.test_app() as test_app:
         client = test_app.test_client()
         assert (await client.get("/current", headers=TRACEPARENT)).status_code == 200
