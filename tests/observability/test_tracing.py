@@ -15,7 +15,7 @@ from asyncpg.connection import LoggedQuery
 from opentelemetry import trace
 from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 from quart import Quart
@@ -260,14 +260,25 @@ async def test_health_readiness_and_metrics_export_nothing(traced: Traced) -> No
     assert traced.spans() == ()
 
 
+def _exporter_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if "Otel" in t.name or "Batch" in t.name]
+
+
+def test_an_exporter_thread_is_recognised() -> None:
+    """What `no_tracing_threads` looks for: the thread a BatchSpanProcessor starts."""
+    before = _exporter_threads()
+    processor = BatchSpanProcessor(InMemorySpanExporter())
+    try:
+        assert len(_exporter_threads()) == len(before) + 1
+    finally:
+        processor.shutdown()
+
+
 @pytest.fixture
 def no_tracing_threads() -> Iterator[None]:
-    def exporting() -> list[str]:
-        return [t.name for t in threading.enumerate() if "Otel" in t.name or "Batch" in t.name]
-
-    before = exporting()
+    before = _exporter_threads()
     yield
-    assert exporting() == before
+    assert _exporter_threads() == before
 
 
 @pytest.mark.usefixtures("clean_otel_env", "no_tracing_threads")
