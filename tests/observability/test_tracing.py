@@ -245,6 +245,7 @@ async def test_log_lines_carry_the_trace_id(traced: Traced) -> None:
     (line,) = [line for line in traced.lines if line["logger"] == "best_app.test"]
     assert line["trace_id"] == TRACE_ID
     assert line["span_id"] == trace.format_span_id(server.context.span_id)
+    assert int(line["trace_flags"], 16) & trace.TraceFlags.SAMPLED
     assert line["request_id"] == (server.attributes or {})["best_app.request_id"]
 
     assert await _request(traced, "GET", "/boom") == 500  # errors.py logs the exception
