@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
@@ -90,8 +92,6 @@ class _Lines(logging.Handler):
         self.setFormatter(JsonFormatter())
 
     def emit(self, record: logging.LogRecord) -> None:
-        import json  # noqa: PLC0415 - only here
-
         self.lines.append(json.loads(self.format(record)))
 
 
@@ -349,3 +349,24 @@ def test_exporter_configured(env: dict[str, str], on: bool) -> None:
 def test_an_exporter_it_cannot_honour_stops_start_up(env: dict[str, str], message: str) -> None:
     with pytest.raises(tracing.TracingSettingsError, match=message):
         tracing.exporter_configured(env)
+
+
+@pytest.mark.parametrize(
+    ("env", "service"),
+    [
+        ({}, "best_app"),
+        ({"OTEL_SERVICE_NAME": "best_app-eu"}, "best_app-eu"),
+        ({"OTEL_RESOURCE_ATTRIBUTES": "service.name=replica-set-a"}, "replica-set-a"),
+    ],
+)
+def test_the_resource_names_the_service_host_and_process(
+    env: dict[str, str], service: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OTEL_SERVICE_NAME", raising=False)
+    monkeypatch.delenv("OTEL_RESOURCE_ATTRIBUTES", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    attributes = spans.resource().attributes
+    assert attributes["service.name"] == service
+    assert attributes["host.name"]
+    assert attributes["process.pid"] == os.getpid()
