@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from typing import TYPE_CHECKING
+
 from quart import Quart
 from quart_schema import Info, QuartSchema
 
@@ -11,7 +14,7 @@ from best_app.database import Database
 from best_app.errors import register_error_handlers
 from best_app.modules import enabled
 from best_app.modules import sessions as login_sessions
-from best_app.observability import metrics
+from best_app.observability import metrics, tracing
 from best_app.observability import routes as metrics_routes
 from best_app.observability.logs import configure_logging
 from best_app.schemas import UsernameConverter
@@ -21,14 +24,21 @@ from best_app.web.middleware import Edge, record_route
 from best_app.web.openapi import ProblemAwareOpenAPIProvider
 from best_app.web.request import Request
 
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+
 __all__ = ["create_app"]
 
 
-def create_app(settings: Settings | None = None) -> Quart:
+def create_app(
+    settings: Settings | None = None, tracer_provider: TracerProvider | None = None
+) -> Quart:
     """Build the app: settings -> database -> modules -> errors and headers.
 
     `FASTPATH`'s tricks (`best_app.fastpath`, none by default) are installed here, from
-    above: nothing below the factory imports them.
+    above: nothing below the factory imports them. Traces go where the `OTEL_*` environment
+    variables say (off without an exporter), or to `tracer_provider` when one is given
+    (`best_app.observability.tracing`).
     """
     settings = settings if settings is not None else load_settings()
     configure_logging(settings)
@@ -72,6 +82,7 @@ def create_app(settings: Settings | None = None) -> Quart:
     ratelimit.init_app(app, settings)  # before auth: a refused request costs no lookup
     auth.init_app(app, settings)
     metrics.init_app(app)
+    tracing.init_app(app, os.environ, database.on_engine, tracer_provider)  # inside Edge
     inner = app.asgi_app
     limit = admission_limit(settings)
     if limit is not None:  # inside Edge: a refusal gets the request id, headers and metrics

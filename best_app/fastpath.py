@@ -89,25 +89,6 @@ statement runs through it, and giving the connection back sends nothing when not
 through SQLAlchemy (its asyncpg adapter begins lazily; not documented, so pinned, and the
 driver is checked to be outside a transaction before every statement).
 
-## `alone` too: an existing user's registration read (`users.register_user_if_not_exist`)
-
-The rule puts a read that precedes a write inside the write's block. Registration is
-idempotent and nearly always finds the user: then the block is all overhead (begin, commit,
-their bookkeeping and greenlet switches) around one read. With `FASTPATH` on the function
-first makes that read before the block (`get_by_username` on a session that has not begun: a
-read outside a block, which borrows a pool connection for its one statement through
-SQLAlchemy, `repositories/query.py`) and returns when it finds the user; only a new user
-takes the block, which reads again inside it (the insert, not either read, settles races).
-The bend is in the rule, not in how the read runs: this part of the trick is the `if` in
-`register_user_if_not_exist`. Measured with
-`scripts/bench --variant fastpath-off:FASTPATH=off --rounds 5` (turning order, paired
-per-round medians), when the read was still sent by `Alone`: `POST /users` existing +20%
-req/s, -15% CPU per request (the purchase in the same run: +48%, -33%); +12% and +33% in the
-6-server run, `FASTPATH=alone` against `off` (`docs/benchmark/http-trick-turning-6-servers.md`).
-A new user costs one extra read. Not re-measured since reads go through SQLAlchemy (with
-`isolation_level="AUTOCOMMIT"` directly, in a transaction behind PgBouncer, where the read
-first saves nothing): re-measure before relying on it.
-
 ## Measured, for the purchase (`alone`)
 
 Measured in process (the app called through its ASGI interface under uvloop, CPU per request,

@@ -9,7 +9,7 @@ raises.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from quart import Quart, current_app, g
@@ -152,6 +152,11 @@ class Database:
         self._engine: AsyncEngine | None = None
         self._check_engine: AsyncEngine | None = None
         self._sessions: async_sessionmaker[AsyncSession] | None = None
+        self._engine_hooks: list[Callable[[AsyncEngine], None]] = []
+
+    def on_engine(self, hook: Callable[[AsyncEngine], None]) -> None:
+        """Call `hook` with each request engine once it is created (not the readiness one)."""
+        self._engine_hooks.append(hook)
 
     def init_app(self, app: Quart) -> None:
         app.extensions["database"] = self
@@ -183,6 +188,8 @@ class Database:
         self._sessions = async_sessionmaker(self._engine, expire_on_commit=False, info=info)
         one = {"db_pool_size": 1, "db_max_overflow": 0}  # opened at the first check
         self._check_engine = create_engine(self._settings.model_copy(update=one))
+        for hook in self._engine_hooks:
+            hook(self._engine)
 
     async def disconnect(self) -> None:
         for engine in (self._engine, self._check_engine):

@@ -22,7 +22,7 @@ from hypercorn.logging import Logger
 from hypercorn.typing import ResponseSummary, WWWScope
 
 from best_app.config import Settings
-from best_app.observability.logs import FIELDS, LogLine, formatter_for
+from best_app.observability.logs import FIELDS, LogLine, formatter_for, trace_fields
 from best_app.web.request_id import HEADER_NAME as REQUEST_ID_HEADER
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -71,6 +71,8 @@ def access_fields(
         "status": status,
         "duration_ms": round(seconds * 1000, 3),
         "client": client_address(scope, trusted),
+        # Hypercorn logs the access inside the app's last `send`: the request's span is active.
+        **trace_fields(),
     }
 
 

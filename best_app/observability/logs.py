@@ -1,9 +1,11 @@
 """Logging: readable text in development, one JSON object per line in production.
 
 The app's own lines carry the request id of the request being handled; the access lines
-(`best_app.observability.access_log`) carry it as a field. Secrets are never logged: settings
-hide them in their repr, and no request header other than X-Request-ID / X-Forwarded-For is
-read for logs.
+(`best_app.observability.access_log`) carry it as a field. Both carry `trace_id`, `span_id`
+and `trace_flags` while a span is active (OpenTelemetry's names for trace context in non-OTLP
+log formats), so a trace's log lines are found by its id (`best_app.observability.tracing`).
+Secrets are never logged: settings hide them in their repr, and no request header other than
+X-Request-ID / X-Forwarded-For is read for logs.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from opentelemetry import trace
 
 from best_app.config import Settings
 from best_app.web.request_id import request_id
@@ -25,11 +28,27 @@ from best_app.web.request_id import request_id
 FIELDS = "best_app_fields"
 
 
+def trace_fields() -> dict[str, str]:
+    """`trace_id`, `span_id` and `trace_flags` (`01`: sampled) of the active span, as W3C trace
+    context writes them; none without one (tracing off, or outside a request). A request that
+    was not sampled has them too: its log lines still join the caller's trace id."""
+    context = trace.get_current_span().get_span_context()
+    if not context.is_valid:
+        return {}
+    return {
+        "trace_id": trace.format_trace_id(context.trace_id),
+        "span_id": trace.format_span_id(context.span_id),
+        "trace_flags": f"{context.trace_flags:02x}",
+    }
+
+
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
     fields: dict[str, Any] = dict(getattr(record, FIELDS, None) or {})
     rid = request_id()
     if rid is not None:
         fields.setdefault("request_id", rid)
+    for name, value in trace_fields().items():
+        fields.setdefault(name, value)
     return fields
 
 

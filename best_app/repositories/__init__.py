@@ -10,8 +10,8 @@ borrows a pool connection for its one statement. Every statement goes through SQ
 (`query.py` says where each runs); a statement inside `session.begin()` is always inside the
 block's database transaction.
 
-Two marked exceptions, off unless `FASTPATH` names `alone` (installed from above by the
+One marked exception, off unless `FASTPATH` names `alone` (installed from above by the
 factory, `best_app.fastpath`): `cars.buy_car`, a single statement, is sent alone in
-autocommit, and `users.register_user_if_not_exist` makes its read before opening its block.
-Do not copy them.
+autocommit on the driver. Do not copy it. (`users.register_user_if_not_exist` reads before
+its block as an optimisation, never as the guard: the insert in the block is.)
 """

@@ -32,15 +32,16 @@ async def register_user_if_not_exist(
 ) -> tuple[UserRow, bool]:
     """Return the user named `username` and whether this call created them.
 
-    An existing user is read and returned (one read-only statement: the common, idempotent
-    case). Otherwise `INSERT ... ON CONFLICT DO NOTHING` lets the database settle races
-    between concurrent callers; a loser reads the winner's row instead of raising a unique
-    violation. The read first is an optimisation, never the guard: the insert is.
+    An existing user is read and returned: the common, idempotent case is one read outside a
+    block (a borrowed connection, `repositories/query.py`), with no transaction to begin and
+    commit around it. Otherwise the block reads again and `INSERT ... ON CONFLICT DO NOTHING`
+    lets the database settle races between concurrent callers; a loser reads the winner's row
+    instead of raising a unique violation. Neither read is the guard: the insert is (a user
+    deleted between the first read and the answer is a race any reader has).
     """
-    if query.sends_alone(session):  # FASTPATH's `alone`: the common case's read, before the block
-        found = await get_by_username(session, username)
-        if found is not None:
-            return found, False
+    found = await get_by_username(session, username)
+    if found is not None:
+        return found, False
     async with session.begin():
         existing = await get_by_username(session, username)
         if existing is not None:
