@@ -33,6 +33,7 @@ from scripts import embedded_pg
 from scripts.benchmark.run import (
     POOL,
     ROOT,
+    SERVE_ALL,
     Comparison,
     export_commit,
     inherited_env,
@@ -57,7 +58,7 @@ def count(checkout: Comparison, database_url: str, endpoint: str, requests: int)
     """Instructions of one in-process run: WARMUP requests, then `requests` more."""
     method, path, body = REQUESTS[endpoint]
     with tempfile.NamedTemporaryFile(prefix="cachegrind-") as out:
-        env = inherited_env() | POOL | checkout.env
+        env = inherited_env() | POOL | SERVE_ALL | checkout.env
         env |= {"PYTHONPATH": str(checkout.workdir), "DATABASE_URL": database_url}
         subprocess.run(  # noqa: S603
             ["valgrind", "--tool=cachegrind", "--cache-sim=no",  # noqa: S607
