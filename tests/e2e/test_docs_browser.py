@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.utils.auth import GOOD_PASSWORD
 from tests.utils.requires import require
 from tests.utils.server import ROOT, Server
 
@@ -79,12 +80,14 @@ def test_docs_render_and_try_it_out_works(browsed: Browsed, live_server: Server)
     assert "Hello XY!" in body
     assert "200" in hello.locator(STATUS).first.inner_text()
 
-    # POST /users
+    # POST /users, with a password
     name = f"browser{uuid.uuid4().hex[:8]}"
     create = page.locator(".opblock-post", has=page.locator('[data-path="/users"]'))
     create.locator(".opblock-summary").click()
     create.locator("button.try-out__btn").click()
-    create.locator("textarea.body-param__text").fill(json.dumps({"username": name}))
+    # Anyone may register with a password: no credential needed (docs/security.md).
+    account = {"username": name, "password": GOOD_PASSWORD}
+    create.locator("textarea.body-param__text").fill(json.dumps(account))
     create.locator("button.execute").click()
     create.locator(STATUS).first.wait_for()
     assert "201" in create.locator(STATUS).first.inner_text()
