@@ -25,6 +25,7 @@ import httpx
 import pytest
 
 from scripts.pgbouncer import PgBouncer
+from tests.utils.auth import AUTH
 from tests.utils.flood import Load, Plan, reads_and_purchases, register_owners, run_load
 from tests.utils.haproxy import haproxy_binary, run_haproxy
 from tests.utils.metrics import assert_pool_returns_to_zero
@@ -66,7 +67,7 @@ def _assert_the_contract(load: Load) -> None:
 
 
 def _serves_again(url: str, owners: list[str]) -> None:
-    with httpx.Client(base_url=url, timeout=10) as http:
+    with httpx.Client(base_url=url, timeout=10, headers=AUTH) as http:
         for owner in owners:
             assert http.get(f"/users/{owner}").status_code == 200
             assert http.get(f"/users/{owner}/cars", params={"limit": 5}).status_code == 200

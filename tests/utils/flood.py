@@ -26,19 +26,26 @@ from urllib.parse import urlsplit
 import httpx
 import uvloop
 
+from tests.utils.auth import AUTH
+
 # Builds client n's i-th request: (a label for the report, the encoded request).
 Request = Callable[[int, int], tuple[str, bytes]]
 Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
 
+# Every request carries the tests' service token: its clients stand for many clients (a
+# per-client rate limit would see them as one address) and its purchases need a credential.
+_AUTH = f"Authorization: {AUTH['Authorization']}\r\n"
+
+
 def get(path: str) -> bytes:
-    return f"GET {path} HTTP/1.1\r\nHost: load\r\n\r\n".encode()
+    return f"GET {path} HTTP/1.1\r\nHost: load\r\n{_AUTH}\r\n".encode()
 
 
 def post_json(path: str, body: str) -> bytes:
     data = body.encode()
     head = (
-        f"POST {path} HTTP/1.1\r\nHost: load\r\nContent-Type: application/json\r\n"
+        f"POST {path} HTTP/1.1\r\nHost: load\r\n{_AUTH}Content-Type: application/json\r\n"
         f"Content-Length: {len(data)}\r\n\r\n"
     )
     return head.encode() + data
@@ -178,7 +185,7 @@ def register_owners(url: str, count: int = 8) -> list[str]:
     """`count` new users registered through `url`, for `reads_and_purchases`."""
     owners = [f"load{uuid.uuid4().hex[:10]}" for _ in range(count)]
     for owner in owners:
-        assert httpx.post(f"{url}/users", json={"username": owner}).status_code == 201
+        assert httpx.post(f"{url}/users", json={"username": owner}, headers=AUTH).status_code == 201
     return owners
 
 
