@@ -12,6 +12,7 @@ import httpx
 import pytest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
+from tests.utils.auth import AUTH
 from tests.utils.otlp import TRACES_PATH, Received, otlp_receiver
 from tests.utils.server import REPLICA, run_server, server_env
 
@@ -35,7 +36,7 @@ def test_a_replica_exports_its_requests_spans(database_url: str, server_log: Pat
             SHUTDOWN_DRAIN_SECONDS="0",
         )
         with run_server(env, server_log, server=REPLICA) as server:
-            with httpx.Client(base_url=server.url) as http:
+            with httpx.Client(base_url=server.url, headers=AUTH) as http:
                 traceparent = {"traceparent": f"00-{TRACE_ID}-{PARENT_ID}-01"}
                 assert http.post("/users", json={"username": name}, headers=traceparent).is_success
                 assert http.get(f"/users/{name}").status_code == 200
