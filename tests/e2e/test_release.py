@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
@@ -21,10 +20,10 @@ import pytest
 
 from tests.utils.auth import AUTH
 from tests.utils.dbtools import migrate
-from tests.utils.haproxy import run_haproxy
+from tests.utils.fleet import replicas_behind_haproxy
 from tests.utils.load import Load, assert_stored_once, client
 from tests.utils.releases import NEXT_REVISION, best_app_migrate, write_next_release
-from tests.utils.server import REPLICA, Server, run_server, server_env
+from tests.utils.server import server_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("haproxy_installed")]
 
@@ -78,14 +77,8 @@ async def test_a_release_with_a_migration_fails_no_request(
     ]
     next_release = write_next_release(tmp_path / "release-n+1")
     release_n1 = [{**env, **next_release} for env in release_n]
-    with ExitStack() as stack:
-        replicas: list[Server] = [
-            stack.enter_context(run_server(env, tmp_path / f"app{i}-n.log", server=REPLICA))
-            for i, env in enumerate(release_n, start=1)
-        ]
-        proxy = stack.enter_context(
-            run_haproxy([f"127.0.0.1:{env['PORT']}" for env in release_n], tmp_path)
-        )
+    with replicas_behind_haproxy(release_n, tmp_path, "n") as fleet:
+        proxy, replicas = fleet.proxy, fleet.replicas  # `replace` swaps the list's items
         owners = [f"rel{uuid.uuid4().hex[:10]}" for _ in range(8)]
         load = Load(owners)
         stopping = [asyncio.Event() for _ in replicas]
@@ -107,15 +100,10 @@ async def test_a_release_with_a_migration_fails_no_request(
                 await asyncio.sleep(1.0)  # release N serves on release N+1's schema
                 assert load.requests > before, "no load while migrating"
                 for i, env in enumerate(release_n1):
-                    name = f"app{i + 1}"
                     before = load.requests
                     stopping[i].set()
                     await watchers[i]
-                    assert await asyncio.to_thread(replicas[i].terminate) == 0
-                    replicas[i] = stack.enter_context(
-                        run_server(env, tmp_path / f"{name}-n+1.log", server=REPLICA)
-                    )
-                    await asyncio.to_thread(proxy.wait_for, name, "UP")
+                    await fleet.replace(i, env, "n+1")
                     assert load.requests > before, "no load while the replica was replaced"
                     await asyncio.sleep(1.0)
                     assert time.monotonic() - started < LOAD_LIMIT

@@ -11,16 +11,15 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.utils.auth import AUTH
-from tests.utils.haproxy import run_haproxy
+from tests.utils.fleet import replicas_behind_haproxy
 from tests.utils.load import Load, assert_stored_once, client
-from tests.utils.server import REPLICA, Server, run_server, server_env
+from tests.utils.server import server_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("haproxy_installed")]
 
@@ -43,14 +42,8 @@ async def test_rolling_restart_behind_haproxy_fails_no_request(
         )
         for _ in range(2)
     ]
-    with ExitStack() as stack:
-        replicas: list[Server] = [
-            stack.enter_context(run_server(env, tmp_path / f"app{i}-0.log", server=REPLICA))
-            for i, env in enumerate(envs, start=1)
-        ]
-        proxy = stack.enter_context(
-            run_haproxy([f"127.0.0.1:{env['PORT']}" for env in envs], tmp_path)
-        )
+    with replicas_behind_haproxy(envs, tmp_path, "0") as fleet:
+        proxy = fleet.proxy
         owners = [f"roll{uuid.uuid4().hex[:10]}" for _ in range(4)]
         load = Load(owners)
         async with httpx.AsyncClient(headers=AUTH, base_url=proxy.url, timeout=30) as http:
@@ -62,13 +55,8 @@ async def test_rolling_restart_behind_haproxy_fails_no_request(
             try:
                 await asyncio.sleep(1.0)
                 for i, env in enumerate(envs):
-                    name = f"app{i + 1}"
                     before = load.requests
-                    assert await asyncio.to_thread(replicas[i].terminate) == 0
-                    replicas[i] = stack.enter_context(
-                        run_server(env, tmp_path / f"{name}-1.log", server=REPLICA)
-                    )
-                    await asyncio.to_thread(proxy.wait_for, name, "UP")
+                    await fleet.replace(i, env, "1")
                     assert load.requests > before, "no load while the replica restarted"
                     await asyncio.sleep(1.0)  # both replicas take load again
                     assert time.monotonic() - started < LOAD_LIMIT
@@ -78,6 +66,6 @@ async def test_rolling_restart_behind_haproxy_fails_no_request(
 
         assert load.failures == [], (load.failures[:20], load.statuses, proxy.log())
         assert load.requests > 100, load.statuses
-        for replica in replicas:  # the restarted processes served requests through the proxy
+        for replica in fleet.replicas:  # the restarted processes served requests through the proxy
             assert "/users/roll" in replica.log(), replica.log_path
         await assert_stored_once(database_url, load)
