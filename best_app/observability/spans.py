@@ -28,8 +28,10 @@ things about it, each pinned by `tests/observability/test_tracing.py`:
   exports the SQLAlchemy spans that belong to a request's trace and are statements: no
   `connect` span, and nothing from background work.
 
-Reads that `repositories/compiled.py` runs on the driver bypass SQLAlchemy's execution, so
-they have no span (they are in the server span's time).
+Every statement the repositories send goes through SQLAlchemy's execution
+(`best_app.repositories.query`), so each has its span. The one exception is `FASTPATH`'s
+`alone` trick (`best_app.fastpath`, off by default): a purchase it sends on the driver has no
+statement span (its time is in the server span's).
 """
 
 from __future__ import annotations
