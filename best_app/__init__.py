@@ -52,10 +52,7 @@ def create_app(
     database = Database(settings, session_info=fastpath.session_info(tricks))
     database.init_app(app)
 
-    async def instrument_pool() -> None:  # after `database.connect`, registered before it
-        metrics.instrument_pool(database.engine)
-
-    app.before_serving(instrument_pool)
+    database.on_engine(metrics.instrument_pool)  # the pool gauges, once the engine exists
     drain = draining.init_app(app)
     # quart-schema's own doc pages load from CDNs; `best_app.web.docs` serves /docs instead.
     QuartSchema(
